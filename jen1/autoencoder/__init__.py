@@ -1,0 +1,1 @@
+"""jen1.autoencoder"""

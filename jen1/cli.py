@@ -1,0 +1,112 @@
+"""The ``jen1`` command line: thin subcommands over the library.
+
+Every subcommand module in ``jen1.commands`` registers itself with ``add_parser(subparsers)``
+and sets ``func(args) -> int``. User-facing errors (:class:`jen1.errors.Jen1Error`, bad
+arguments) print one line ``error: ...`` on stderr and exit with code 2; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from jen1 import __version__
+from jen1.errors import Jen1Error
+
+# Subcommand modules, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "jen1.commands.generate",
+    "jen1.commands.data",
+    "jen1.commands.train",
+    "jen1.commands.autoencoder",
+    "jen1.commands.evaluate",
+    "jen1.commands.serve",
+    "jen1.commands.info",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line and exit with code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message}\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="jen1",
+        description="jen1: text-guided music generation, inpainting and continuation (JEN-1).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"jen1 {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: all cores)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # a subcommand not built yet
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def _setup_process(args: argparse.Namespace) -> None:
+    """Process-wide switches live here and nowhere else."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    _setup_process(args)
+    try:
+        return int(args.func(args) or 0)
+    except Jen1Error as e:
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except MemoryError:
+        if args.debug:
+            raise
+        sys.stderr.write("error: out of memory (try fewer --seconds, a smaller --batch or --steps)\n")
+        return 2
+    except RuntimeError as e:
+        if args.debug:
+            raise
+        text = str(e)
+        if "out of memory" in text.lower() or "can't allocate memory" in text.lower():
+            sys.stderr.write("error: out of memory (try fewer --seconds or a smaller --batch)\n")
+            return 2
+        raise
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,378 @@
+"""Typed, nested configuration dataclasses for every jen1 component.
+
+Every default lives here, once. Configs travel with the weights (``config.json`` in a model
+directory, ``config`` in a training checkpoint). ``from_dict`` rejects unknown keys and wrong
+types with a message naming the key, so a typo never falls back to a default silently.
+
+Presets: ``tiny`` (tests), ``small`` (the shipped default, trains on a CPU box) and ``paper``
+(JEN-1 as specified in arXiv 2308.04729, see ``shared/design.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jen1.errors import Jen1Error
+
+T = TypeVar("T")
+
+
+class ConfigError(Jen1Error):
+    """A configuration could not be built, parsed or validated."""
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Masked convolutional autoencoder: 48 kHz stereo waveform <-> continuous latent (B, C, T)."""
+
+    sample_rate: int = 48000
+    audio_channels: int = 2
+    latent_dim: int = 32
+    encoder_channels: int = 32
+    encoder_mults: tuple[int, ...] = (1, 2, 4, 8)
+    decoder_channels: int = 48
+    decoder_mults: tuple[int, ...] = (1, 2, 4, 8)
+    strides: tuple[int, ...] = (4, 4, 6, 10)
+    dilations: tuple[int, ...] = (1, 3, 9)
+    kernel_size: int = 7
+    activation: str = "snake"  # "snake" | "elu"
+    mask_ratio: float = 0.05  # JEN-1: share of latent frames masked before the decoder in training
+    chunk_seconds: float = 10.0  # chunked encode/decode window for long audio
+    overlap_seconds: float = 0.5  # overlap (each side) between chunks
+
+    @property
+    def hop(self) -> int:
+        """Waveform samples per latent frame."""
+        return math.prod(self.strides)
+
+    @property
+    def frame_rate(self) -> float:
+        """Latent frames per second."""
+        return self.sample_rate / self.hop
+
+
+@dataclass(frozen=True)
+class AutoencoderLossConfig:
+    """Weights and schedule of the autoencoder losses."""
+
+    stft_windows: tuple[int, ...] = (2048, 1024, 512, 256, 128)
+    stft_weight: float = 1.0
+    mel_weight: float = 1.0
+    mel_bins: int = 80
+    l1_weight: float = 0.1
+    kl_weight: float = 1e-4
+    adv_weight: float = 0.1
+    feat_weight: float = 2.0
+    disc_windows: tuple[int, ...] = (2048, 1024, 512)
+    disc_channels: int = 16
+    disc_start_step: int = 2000  # adversarial loss off before this step
+    feat_start_step: int = 3000  # feature matching switched on after this step
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """1D U-Net of residual conv blocks with self- and cross-attention (JEN-1 section 4)."""
+
+    channels: tuple[int, ...] = (128, 256, 384)
+    num_res_blocks: int = 2
+    attn_levels: tuple[bool, ...] = (False, True, True)
+    head_dim: int = 64
+    kernel_size: int = 3
+    time_dim: int = 256
+    cross_attn_dim: int = 256
+    groups: int = 8
+    dropout: float = 0.0
+    causal: bool = False  # default mode; forward(..., causal=...) overrides per call
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Noise schedule, objective and multi-task in-context training."""
+
+    schedule: str = "cosine"  # "cosine" (continuous) | "linear" (paper DDPM betas)
+    objective: str = "v"  # "v" | "eps"
+    num_train_steps: int = 1000  # discrete steps of the linear DDPM schedule
+    beta_start: float = 0.0015
+    beta_end: float = 0.0195
+    cfg_dropout: float = 0.2  # share of samples trained with the null text
+    task_shares: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)  # generate, inpaint, continue
+    generate_causal_share: float = 0.5  # text-to-music samples trained in causal mode
+    mask_min: float = 0.2  # inpaint / continue: share of frames to generate, min
+    mask_max: float = 0.8
+    max_spans: int = 3  # inpainting: 1..max_spans masked spans
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Frozen text encoder, stored by name (never as weights in a jen1 checkpoint)."""
+
+    name: str = "minilm"  # "minilm" | "t5:/local/path"
+    dim: int = 384
+    max_length: int = 64
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Inference defaults; every pipeline call can override them."""
+
+    sampler: str = "dpmpp_2m"
+    steps: int = 25
+    cfg_scale: float = 2.0
+    seconds: float = 10.0
+    window_seconds: float = 10.0  # generation window; longer audio slides a causal window
+    context_seconds: float = 5.0  # known context kept when sliding the window
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping for one training stage."""
+
+    batch_size: int = 8
+    segment_seconds: float = 2.0
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    warmup_steps: int = 200
+    max_steps: int = 10000
+    lr_decay: str = "cosine"  # "cosine" | "constant"
+    min_lr_ratio: float = 0.1
+    ema_decay: float = 0.999
+    precision: str = "bf16-mixed"  # "bf16-mixed" | "32-true"
+    accumulate: int = 1
+    ckpt_every: int = 500
+    keep_last: int = 3
+    log_every: int = 10
+    num_workers: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Jen1Config:
+    """The whole model: autoencoder, U-Net, diffusion, text encoder, sampling and training."""
+
+    name: str = "small"
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    ae_loss: AutoencoderLossConfig = field(default_factory=AutoencoderLossConfig)
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    train_autoencoder: TrainConfig = field(default_factory=TrainConfig)
+    train_diffusion: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            batch_size=32, segment_seconds=10.0, lr=2e-4, weight_decay=0.01, betas=(0.9, 0.99)
+        )
+    )
+
+    # --- serialisation -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _to_jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Jen1Config":
+        return from_dict(cls, data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    def save_json(self, path: str | Path) -> None:
+        from jen1.fsutil import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_json() + "\n")
+
+    @classmethod
+    def load_json(cls, path: str | Path) -> "Jen1Config":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
+        return cls.from_dict(data)
+
+
+def _to_jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_to_jsonable(v) for v in x]
+    return x
+
+
+def _check_value(tp: Any, value: Any, key: str) -> Any:
+    """Validate ``value`` against annotation ``tp`` and convert JSON lists to tuples."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' must be an object, got {type(value).__name__}")
+        return from_dict(tp, value, prefix=key + ".")
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' must be a list, got {type(value).__name__}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_check_value(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ConfigError(f"config key '{key}' must have {len(args)} items, got {len(value)}")
+        return tuple(_check_value(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin in (typing.Union, types.UnionType):
+        for a in typing.get_args(tp):
+            try:
+                return _check_value(a, value, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"config key '{key}' has an invalid value {value!r}")
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"config key '{key}' must be null")
+        return None
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key '{key}' must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{key}' must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"config key '{key}': unsupported type {tp}")
+
+
+def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section '{prefix.rstrip('.') or '<root>'}' must be an object")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key '{prefix}{unknown[0]}'")
+    kwargs = {k: _check_value(hints[k], v, prefix + k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+# --- presets ------------------------------------------------------------------------------
+
+
+def _tiny() -> Jen1Config:
+    return Jen1Config(
+        name="tiny",
+        autoencoder=AutoencoderConfig(
+            latent_dim=8,
+            encoder_channels=8,
+            encoder_mults=(1, 2, 4),
+            decoder_channels=8,
+            decoder_mults=(1, 2, 4),
+            strides=(4, 4, 8),
+            dilations=(1, 3),
+            kernel_size=7,
+            chunk_seconds=0.5,
+            overlap_seconds=0.05,
+        ),
+        ae_loss=AutoencoderLossConfig(
+            stft_windows=(512, 256, 128), mel_bins=32, disc_windows=(256, 128), disc_channels=4,
+            disc_start_step=20, feat_start_step=30,
+        ),
+        unet=UNetConfig(
+            channels=(32, 64), num_res_blocks=1, attn_levels=(False, True), head_dim=16,
+            time_dim=32, cross_attn_dim=32, groups=4,
+        ),
+        text=TextConfig(max_length=16),
+        sampling=SamplingConfig(steps=4, seconds=1.0, window_seconds=1.0, context_seconds=0.5),
+        train_autoencoder=TrainConfig(
+            batch_size=2, segment_seconds=0.25, max_steps=20, warmup_steps=2, ckpt_every=10,
+            log_every=1, lr=1e-3,
+        ),
+        train_diffusion=TrainConfig(
+            batch_size=4, segment_seconds=1.0, max_steps=20, warmup_steps=2, ckpt_every=10,
+            log_every=1, lr=1e-3,
+        ),
+    )
+
+
+def _small() -> Jen1Config:
+    return Jen1Config(name="small")
+
+
+def _paper() -> Jen1Config:
+    """JEN-1 as the paper specifies (hop 320, 128-d latent, FLAN-T5, ~700M U-Net, DDIM 200)."""
+    return Jen1Config(
+        name="paper",
+        autoencoder=AutoencoderConfig(
+            latent_dim=128, encoder_channels=64, encoder_mults=(1, 2, 4, 8), decoder_channels=96,
+            decoder_mults=(1, 2, 4, 8), strides=(2, 4, 5, 8), dilations=(1, 3, 9),
+        ),
+        unet=UNetConfig(
+            channels=(512, 1024, 1536, 2048), num_res_blocks=2,
+            attn_levels=(False, True, True, True), head_dim=64, time_dim=1024,
+            cross_attn_dim=1024, groups=32,
+        ),
+        diffusion=DiffusionConfig(schedule="linear", objective="eps"),
+        text=TextConfig(name="t5:flan-t5-large", dim=1024, max_length=128),
+        sampling=SamplingConfig(sampler="ddim", steps=200, cfg_scale=2.0),
+        train_autoencoder=TrainConfig(batch_size=32, segment_seconds=2.0, lr=1e-4),
+        train_diffusion=TrainConfig(
+            batch_size=512, segment_seconds=10.0, lr=3e-5, betas=(0.9, 0.95), weight_decay=0.1,
+            grad_clip=1.0, max_steps=200_000, warmup_steps=1000,
+        ),
+    )
+
+
+PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
+
+
+def parse_override(config: Jen1Config, assignment: str) -> Jen1Config:
+    """Apply one ``section.key=value`` override (value parsed as JSON, else as a string)."""
+    if "=" not in assignment:
+        raise ConfigError(f"override '{assignment}' must look like section.key=value")
+    key, raw = assignment.split("=", 1)
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    data = config.to_dict()
+    node = data
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        if not isinstance(node, dict) or p not in node:
+            raise ConfigError(f"unknown config key '{key}'")
+        node = node[p]
+    if not isinstance(node, dict) or parts[-1] not in node:
+        raise ConfigError(f"unknown config key '{key}'")
+    node[parts[-1]] = value
+    return Jen1Config.from_dict(data)
+
+
+def load_config(spec: str | Path, overrides: list[str] | None = None) -> Jen1Config:
+    """Resolve ``tiny|small|paper|FILE`` (a JSON file or a model directory) plus overrides."""
+    spec_s = str(spec)
+    if spec_s in PRESETS:
+        cfg = PRESETS[spec_s]()
+    else:
+        path = Path(spec_s)
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.exists():
+            raise ConfigError(
+                f"unknown config '{spec_s}': use one of {', '.join(PRESETS)} or a JSON file path"
+            )
+        cfg = Jen1Config.load_json(path)
+    for o in overrides or []:
+        cfg = parse_override(cfg, o)
+    return cfg

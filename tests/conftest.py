@@ -1,0 +1,34 @@
+"""Shared fixtures: tiny configs and small audio, all in tmp_path (never the repo tree)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture
+def tiny_config():
+    from jen1.config import load_config
+
+    return load_config("tiny")
+
+
+@pytest.fixture
+def sine_stereo():
+    """One second of a 440/660 Hz stereo sine at 48 kHz, (2, L) float32."""
+    t = np.arange(48000) / 48000
+    return np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 660 * t)]).astype(
+        np.float32
+    )
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    from jen1.conditioning.text import TextEncoder
+
+    return TextEncoder("minilm", max_length=16)
