@@ -186,6 +186,8 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     micro = tc.batch_size // (world * tc.accumulate)
 
     torch.manual_seed(tc.seed)
+    if rank == 0 and hasattr(stage, "prepare_run_dir"):
+        stage.prepare_run_dir(run_dir)
     stage.build(fabric.device)
     ema = {n: EMA(stage.modules[n], tc.ema_decay) for n in stage.ema_names}
     schedulers = {k: build_scheduler(o, tc) for k, o in stage.optimizers.items()}
