@@ -32,3 +32,27 @@ def text_encoder():
     from jen1.conditioning.text import TextEncoder
 
     return TextEncoder("minilm", max_length=16)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny, randomly initialised model directory (autoencoder + U-Net) for pipeline tests.
+
+    Random weights make noise, not music: these tests check shapes, splicing, determinism and
+    errors, never quality.
+    """
+    import torch
+
+    from jen1.autoencoder.model import AudioAutoencoder
+    from jen1.checkpoint import save_model_dir
+    from jen1.config import load_config
+    from jen1.diffusion.unet import UNet1D
+
+    cfg = load_config("tiny")
+    torch.manual_seed(0)
+    ae = AudioAutoencoder(cfg.autoencoder)
+    unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
+    d = tmp_path_factory.mktemp("tiny-model")
+    save_model_dir(d, cfg, {"autoencoder": ae.state_dict(), "unet": unet.state_dict()},
+                   card="# tiny test model (random weights)\n")
+    return d

@@ -1,0 +1,194 @@
+"""``jen1 generate | inpaint | continue``: the main job, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+from jen1.errors import Jen1Error
+
+
+def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
+    if default_out is None:
+        p.add_argument("-o", "--output", type=Path, required=True, help="output WAV path")
+    else:
+        p.add_argument("-o", "--output", type=Path, default=Path(default_out), help="output WAV path")
+    p.add_argument("--seed", type=int, default=None, help="random seed (printed when not given)")
+    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
+    p.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--sampler", default=None, help="dpmpp_2m | ddim | heun (default: the model's)")
+    p.add_argument("--negative", default=None, help="negative prompt: steer away from this")
+    p.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
+    p.add_argument("--batch", type=int, default=1,
+                   help="number of variations; outputs are numbered OUT-1.wav, OUT-2.wav, ...")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--float", dest="float32", action="store_true", help="write 32-bit float WAV")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    g = sub.add_parser("generate", help="generate music from a text prompt", formatter_class=fmt)
+    g.add_argument("prompt", help="what the music should be, e.g. 'calm piano ballad at 70 BPM'")
+    g.add_argument("--seconds", type=float, default=10.0, help="duration")
+    _common(g, "jen1-output.wav")
+    g.set_defaults(func=run_generate)
+
+    i = sub.add_parser("inpaint", help="regenerate a time range of a track", formatter_class=fmt)
+    i.add_argument("input", type=Path, help="audio file")
+    i.add_argument("prompt", nargs="?", default=None, help="optional text for the new part")
+    i.add_argument("--start", type=float, required=True, help="gap start (seconds)")
+    i.add_argument("--end", type=float, required=True, help="gap end (seconds)")
+    _common(i, None)
+    i.set_defaults(func=run_inpaint)
+
+    c = sub.add_parser("continue", help="continue a track left to right", formatter_class=fmt)
+    c.add_argument("input", type=Path, help="audio file")
+    c.add_argument("prompt", nargs="?", default=None, help="optional text for the continuation")
+    c.add_argument("--seconds", type=float, required=True, help="seconds to add")
+    _common(c, None)
+    c.set_defaults(func=run_continue)
+
+
+def _outputs(args: argparse.Namespace) -> list[Path]:
+    if args.batch < 1 or args.batch > 64:
+        raise Jen1Error(f"--batch must be between 1 and 64, got {args.batch}")
+    out: Path = args.output
+    if out.suffix.lower() != ".wav":
+        raise Jen1Error(f"the output must be a .wav file, got {out}")
+    paths = [out] if args.batch == 1 else [out.with_name(f"{out.stem}-{k + 1}{out.suffix}")
+                                          for k in range(args.batch)]
+    for p in paths:
+        if p.exists() and not args.overwrite:
+            raise Jen1Error(f"{p} already exists (pass --overwrite to replace it)")
+    return paths
+
+
+def _check_seconds(value: float, flag: str) -> None:
+    from jen1.pipeline import MAX_SECONDS
+
+    if not math.isfinite(value) or value <= 0:
+        raise Jen1Error(f"{flag} must be a positive number of seconds, got {value}")
+    if value > MAX_SECONDS:
+        raise Jen1Error(f"{flag} {value} is more than the limit of {MAX_SECONDS:.0f} s")
+
+
+def _progress(args: argparse.Namespace, desc: str):
+    if not args.progress:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    def cb(i: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.n = i
+        bar.refresh()
+
+    return bar, cb
+
+
+def _pipeline(args: argparse.Namespace):
+    from jen1.pipeline import Pipeline
+
+    return Pipeline.from_pretrained(args.model)
+
+
+def _sampling_kwargs(args: argparse.Namespace, seed: int) -> dict:
+    return {"steps": args.steps, "cfg_scale": args.cfg, "sampler": args.sampler, "seed": seed,
+            "negative_prompt": args.negative}
+
+
+def _seed(args: argparse.Namespace) -> int:
+    import random
+
+    return args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+
+
+def _save(args: argparse.Namespace, paths: list[Path], wav, seed: int, t0: float) -> int:
+    from jen1.audio import save_audio
+
+    subtype = "FLOAT" if args.float32 else "PCM_24"
+    for p, w in zip(paths, wav):
+        save_audio(p, w, overwrite=args.overwrite, subtype=subtype)
+    seconds = wav.shape[-1] / 48000
+    for p in paths:
+        print(f"wrote {p} ({seconds:.2f} s, 48 kHz stereo)")
+    print(f"seed {seed}; {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _validate_sampler(args: argparse.Namespace) -> None:
+    if args.sampler is not None:
+        from jen1.diffusion.generate import get_sampler
+
+        get_sampler(args.sampler)
+    if args.steps is not None and not 1 <= args.steps <= 1000:
+        raise Jen1Error(f"--steps must be between 1 and 1000, got {args.steps}")
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    if not args.prompt.strip():
+        raise Jen1Error("the prompt is empty: describe the music to generate")
+    _check_seconds(args.seconds, "--seconds")
+    _validate_sampler(args)
+    paths = _outputs(args)
+    seed = _seed(args)
+    pipe = _pipeline(args)
+    bar, cb = _progress(args, "generate")
+    wav = pipe.generate([args.prompt] * args.batch, args.seconds, callback=cb,
+                        **_sampling_kwargs(args, seed))
+    if bar is not None:
+        bar.close()
+    return _save(args, paths, wav, seed, t0)
+
+
+def _load_input(path: Path):
+    import torch
+
+    from jen1.audio import load_audio
+
+    return torch.from_numpy(load_audio(path))
+
+
+def run_inpaint(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    _validate_sampler(args)
+    if not (math.isfinite(args.start) and math.isfinite(args.end)) or args.start < 0 or args.start >= args.end:
+        raise Jen1Error(f"--start must be >= 0 and less than --end (got {args.start} and {args.end})")
+    paths = _outputs(args)
+    wav = _load_input(args.input)
+    duration = wav.shape[-1] / 48000
+    if args.end > duration + 1e-6:
+        raise Jen1Error(f"--end {args.end} is after the end of {args.input} ({duration:.2f} s)")
+    seed = _seed(args)
+    pipe = _pipeline(args)
+    bar, cb = _progress(args, "inpaint")
+    batch = wav[None].expand(args.batch, -1, -1)
+    out = pipe.inpaint(batch, args.start, args.end, args.prompt, callback=cb,
+                       **_sampling_kwargs(args, seed))
+    if bar is not None:
+        bar.close()
+    return _save(args, paths, out, seed, t0)
+
+
+def run_continue(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    _validate_sampler(args)
+    _check_seconds(args.seconds, "--seconds")
+    paths = _outputs(args)
+    wav = _load_input(args.input)
+    seed = _seed(args)
+    pipe = _pipeline(args)
+    bar, cb = _progress(args, "continue")
+    batch = wav[None].expand(args.batch, -1, -1)
+    out = pipe.continue_(batch, args.prompt, args.seconds, callback=cb,
+                         **_sampling_kwargs(args, seed))
+    if bar is not None:
+        bar.close()
+    return _save(args, paths, out, seed, t0)

@@ -1,0 +1,90 @@
+"""The inference API on a tiny random model: shapes, durations, splicing, determinism, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from jen1.errors import Jen1Error
+from jen1.pipeline import Pipeline
+
+SR = 48000
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_model_dir):
+    return Pipeline.from_pretrained(tiny_model_dir)
+
+
+def test_generate_shape_and_duration(pipe):
+    wav = pipe.generate(["a jazz trio", "a rock band"], seconds=0.7, seed=1)
+    assert wav.shape == (2, 2, round(0.7 * SR)) and wav.dtype == torch.float32
+    assert torch.isfinite(wav).all() and wav.abs().max() <= 1.0
+
+
+def test_generate_is_deterministic_by_seed(pipe):
+    a = pipe.generate("piano", seconds=0.5, seed=3)
+    b = pipe.generate("piano", seconds=0.5, seed=3)
+    c = pipe.generate("piano", seconds=0.5, seed=4)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_generate_longer_than_window_slides(pipe):
+    calls = []
+    wav = pipe.generate("drums", seconds=2.3, seed=0, callback=lambda i, n: calls.append((i, n)))
+    assert wav.shape == (1, 2, round(2.3 * SR))
+    assert calls[-1][0] == calls[-1][1]  # progress reaches its total (1-based)
+    assert calls[-1][1] > pipe.cfg.sampling.steps  # more than one window
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "heun"])
+def test_samplers_and_guidance(pipe, sampler):
+    wav = pipe.generate("folk", seconds=0.3, seed=0, sampler=sampler, steps=3, cfg_scale=1.0,
+                        negative_prompt="noise")
+    assert wav.shape == (1, 2, round(0.3 * SR))
+
+
+def test_inpaint_keeps_outside_exactly(pipe):
+    rng = np.random.default_rng(0)
+    audio = torch.from_numpy(rng.uniform(-0.5, 0.5, (2, SR)).astype(np.float32))
+    out = pipe.inpaint(audio, 0.3, 0.6, "a violin", seed=0)
+    a, e = round(0.3 * SR), round(0.6 * SR)
+    assert out.shape == (1, 2, SR)
+    assert torch.equal(out[0, :, :a], audio[:, :a]) and torch.equal(out[0, :, e:], audio[:, e:])
+    assert not torch.allclose(out[0, :, a + 4800:e - 4800], audio[:, a + 4800:e - 4800])
+
+
+def test_inpaint_without_prompt(pipe):
+    audio = torch.zeros(2, SR // 2)
+    out = pipe.inpaint(audio, 0.1, 0.2, None, seed=0)
+    assert out.shape == (1, 2, SR // 2)
+
+
+def test_continue_prefix_and_length(pipe):
+    audio = torch.from_numpy(np.random.default_rng(1).uniform(-0.3, 0.3, (2, 30000)).astype(np.float32))
+    out = pipe.continue_(audio, "more of the same", seconds=1.7, seed=0)
+    assert out.shape == (1, 2, 30000 + round(1.7 * SR))
+    keep = 30000 - round(0.05 * SR)
+    assert torch.equal(out[0, :, :keep], audio[:, :keep])
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda p: p.generate("", seconds=1), "prompt is empty"),
+        (lambda p: p.generate("x", seconds=0), "positive"),
+        (lambda p: p.generate("x", seconds=1e9), "limit"),
+        (lambda p: p.generate("x", seconds=1, sampler="nope"), "unknown sampler"),
+        (lambda p: p.inpaint(torch.zeros(2, SR), 0.5, 0.4), "start < end"),
+        (lambda p: p.inpaint(torch.zeros(2, SR), 0.5, 2.0), "ends after"),
+        (lambda p: p.inpaint(torch.zeros(1, SR), 0.1, 0.2), "stereo"),
+        (lambda p: p.continue_(torch.zeros(2, SR), None, seconds=-1), "positive"),
+    ],
+)
+def test_bad_input_is_a_clear_error(pipe, call, match):
+    with pytest.raises(Jen1Error, match=match):
+        call(pipe)
+
+
+def test_missing_model_dir_is_clear(tmp_path):
+    with pytest.raises(Jen1Error, match="not found"):
+        Pipeline.from_pretrained(tmp_path / "none")
