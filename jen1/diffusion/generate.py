@@ -1,0 +1,123 @@
+"""Sample latents from a UNet1D: denoiser (U-Net -> objective -> x0, with CFG) + a sampler.
+
+Covers all JEN-1 tasks through ``known``/``mask`` (1 = known): text-to-music (mask 0),
+inpainting (1 outside the gaps) and continuation (1 on the prefix, ``causal=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from jen1.conditioning.conditions import Conditions
+from jen1.conditioning.tasks import build_unet_input
+from jen1.config import DiffusionConfig
+from jen1.diffusion.guidance import cfg_denoiser
+from jen1.diffusion.objective import draw_noise, prediction_to_x0_eps
+from jen1.diffusion.samplers import sample_ddim, sample_dpmpp_2m, sample_heun
+from jen1.diffusion.schedule import alpha_sigma, make_timesteps
+from jen1.errors import Jen1Error
+
+SAMPLERS: dict[str, Callable[..., Tensor]] = {
+    "ddim": sample_ddim,
+    "dpmpp_2m": sample_dpmpp_2m,
+    "heun": sample_heun,
+}
+
+
+def get_sampler(name: str) -> Callable[..., Tensor]:
+    """Look up a sampler by name; raises Jen1Error listing the valid names."""
+    try:
+        return SAMPLERS[name]
+    except KeyError:
+        raise Jen1Error(f"unknown sampler '{name}': use one of {', '.join(SAMPLERS)}") from None
+
+
+def x0_model_fn(
+    unet: nn.Module, dcfg: DiffusionConfig, causal: bool
+) -> Callable[[Tensor, Tensor, Conditions], Tensor]:
+    """``model_fn(x_t, t, cond) -> x0_hat``: U-Net raw prediction turned into x0.
+
+    Frames known in ``cond`` (mask == 1) are set to ``cond.known`` in x0_hat, so the samplers
+    keep them on the forward-noising path of the known latent (the network is never trained to
+    predict them).
+    """
+
+    def model_fn(x_t: Tensor, t: Tensor, cond: Conditions) -> Tensor:
+        raw = unet(build_unet_input(x_t, cond.known, cond.mask), t, cond, causal=causal)
+        alpha, sigma = alpha_sigma(t.float(), dcfg)
+        x0, _ = prediction_to_x0_eps(raw, x_t, alpha, sigma, dcfg.objective)
+        mask = cond.mask.float()
+        return mask * cond.known.float() + (1 - mask) * x0
+
+    return model_fn
+
+
+@torch.no_grad()
+def sample_latents(
+    unet: nn.Module,
+    dcfg: DiffusionConfig,
+    *,
+    known: Tensor,
+    mask: Tensor,
+    text_emb: Tensor,
+    text_mask: Tensor,
+    neg_text_emb: Tensor | None = None,
+    neg_text_mask: Tensor | None = None,
+    sampler: str = "dpmpp_2m",
+    steps: int = 25,
+    cfg_scale: float = 2.0,
+    causal: bool = False,
+    generator: torch.Generator | None = None,
+    callback: Callable[[int, int], None] | None = None,
+    x_init: Tensor | None = None,
+) -> Tensor:
+    """Generate normalised latents with classifier-free guidance.
+
+    Args:
+        unet: the diffusion network (its mode is the caller's: call ``.eval()``).
+        dcfg: schedule and objective.
+        known: (B, C, T) normalised latent; frames with mask == 1 are kept.
+        mask: (B, 1, T) float, 1 = known, 0 = generate (all 0 for text-to-music).
+        text_emb: (B, S, D) prompt tokens.
+        text_mask: (B, S) bool.
+        neg_text_emb: (B, S', D) negative prompt for the unconditional branch (default: null text).
+        neg_text_mask: (B, S') bool, required with ``neg_text_emb``.
+        sampler: a key of :data:`SAMPLERS`.
+        steps: sampler steps.
+        cfg_scale: guidance scale (1 = no guidance, one network pass per step).
+        causal: run the U-Net unidirectionally (continuation).
+        generator: source of the initial noise (and DDIM eta noise); draws happen on its device.
+        callback: progress hook ``callback(i, total)``.
+        x_init: (B, C, T) initial noise instead of drawing it.
+
+    Returns:
+        (B, C, T) float32 latent; frames with mask == 1 equal ``known``.
+    """
+    sample_fn = get_sampler(sampler)
+    if (neg_text_emb is None) != (neg_text_mask is None):
+        raise Jen1Error("neg_text_emb and neg_text_mask must be given together")
+    known = known.float()
+    mask = mask.float().expand(known.shape[0], 1, known.shape[2])
+    cond = Conditions(text_emb=text_emb, text_mask=text_mask.to(torch.bool), known=known, mask=mask)
+    if neg_text_emb is not None and neg_text_mask is not None:
+        batch = known.shape[0]
+        uncond = Conditions(
+            text_emb=neg_text_emb.expand(batch, -1, -1),
+            text_mask=neg_text_mask.to(torch.bool).expand(batch, -1),
+            known=known,
+            mask=mask,
+        )
+    else:
+        uncond = cond.with_null_text()
+    denoise = cfg_denoiser(x0_model_fn(unet, dcfg, causal), cond, uncond, cfg_scale)
+
+    if x_init is None:
+        x = draw_noise(known.shape, generator, known.device)
+    else:
+        x = x_init.float()
+    ts = make_timesteps(steps, dcfg)
+    x = sample_fn(denoise, x, ts, dcfg=dcfg, generator=generator, callback=callback)
+    return mask * known + (1 - mask) * x

@@ -1,0 +1,294 @@
+"""Building blocks of the 1D U-Net; each one runs causal or bidirectional, chosen per call.
+
+JEN-1 trains one set of weights in two modes (section 4.2): bidirectional, and unidirectional
+where every convolution is padded on the left only and self-attention is lower-triangular.
+Every layer here takes ``causal: bool`` in ``forward``. In causal mode output frame k depends on
+input frames <= k only. Normalisation is per frame (statistics over channels, never over time),
+so it is causal-safe and the same weights serve both modes. Cross-attention to text is never
+causally masked (the text is not a time series).
+
+Shapes: B batch, C channels, T frames, S text tokens, D width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+
+def upcast(x: Tensor) -> Tensor:
+    """Return ``x`` in at least float32 (half and bf16 go to float32; float64 stays)."""
+    low = x.dtype in (torch.float16, torch.bfloat16) or not x.is_floating_point()
+    return x.float() if low else x
+
+
+def pad1d(x: Tensor, kernel_size: int, dilation: int = 1, *, causal: bool) -> Tensor:
+    """Zero-pad the time axis for a convolution of ``kernel_size`` and ``dilation``.
+
+    Causal padding puts all ``dilation * (kernel_size - 1)`` frames on the LEFT, so a stride-1
+    conv's output frame k sees input frames k - dilation*(kernel_size-1) .. k only (no future).
+    Centred padding splits them, the extra frame (even kernels) going to the right. Either way a
+    stride-1 conv keeps the length T, and a stride-s conv gives ceil(T / s) frames.
+
+    Args:
+        x: (B, C, T).
+        kernel_size: conv kernel size.
+        dilation: conv dilation.
+        causal: left-only padding if True, centred otherwise.
+
+    Returns:
+        (B, C, T + dilation * (kernel_size - 1)).
+    """
+    total = dilation * (kernel_size - 1)
+    if total == 0:
+        return x
+    left = total if causal else total // 2
+    return F.pad(x, (left, total - left))
+
+
+class Conv1d(nn.Module):
+    """1D convolution with causal (left) or centred zero padding chosen per call.
+
+    With ``stride > 1`` and causal padding, output frame k covers input frames
+    ``k*stride - (kernel_size - 1) .. k*stride``: never beyond the first frame it maps back to
+    under nearest up-sampling (see :class:`Downsample`).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        dilation: int = 1,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(
+            in_channels, out_channels, kernel_size, stride=stride, dilation=dilation, bias=bias
+        )
+
+    def forward(self, x: Tensor, causal: bool) -> Tensor:
+        """(B, C_in, T) -> (B, C_out, ceil(T / stride))."""
+        k, d = self.conv.kernel_size[0], self.conv.dilation[0]
+        return self.conv(pad1d(x, k, d, causal=causal))
+
+
+class Downsample(nn.Module):
+    """Halve the frame rate with a stride-2 conv (causal-safe).
+
+    In causal mode coarse frame k = f(x[2k-K+1 .. 2k]): it depends on nothing after fine frame 2k,
+    the first fine frame that nearest up-sampling maps it back to, so a down/up round trip leaks
+    no future frame. Odd T gives ceil(T / 2) frames.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        self.conv = Conv1d(in_channels, out_channels, kernel_size, stride=2)
+
+    def forward(self, x: Tensor, causal: bool) -> Tensor:
+        """(B, C_in, T) -> (B, C_out, ceil(T / 2))."""
+        return self.conv(x, causal)
+
+
+class Upsample(nn.Module):
+    """Double the frame rate: nearest repeat (fine frame j <- coarse frame j // 2), then a conv."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        self.conv = Conv1d(in_channels, out_channels, kernel_size)
+
+    def forward(self, x: Tensor, causal: bool) -> Tensor:
+        """(B, C_in, T) -> (B, C_out, 2T)."""
+        return self.conv(torch.repeat_interleave(x, 2, dim=-1), causal)
+
+
+class FrameGroupNorm(nn.Module):
+    """GroupNorm over channel groups, computed separately for every frame (causal-safe).
+
+    Plain GroupNorm on (B, C, T) pools statistics over all frames, so in causal mode frame k would
+    see the future through the mean and variance. Here each frame is normalised on its own.
+    Computes in at least float32; a bf16 input (autocast) gives a bf16 output, so the following
+    activation and conv need no extra cast.
+    """
+
+    def __init__(self, groups: int, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        if channels % groups:
+            raise ValueError(f"channels {channels} not divisible by groups {groups}")
+        self.groups = groups
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, T) -> (B, C, T)."""
+        h = rearrange(upcast(x), "b (g c) t -> b g c t", g=self.groups)
+        # two-pass mean/var: ~10x faster on CPU than torch.var_mean over a strided middle dim
+        h = h - h.mean(dim=2, keepdim=True)  # (B, G, C/G, T)
+        h = h * torch.rsqrt(h.square().mean(dim=2, keepdim=True) + self.eps)
+        h = rearrange(h, "b g c t -> b (g c) t")
+        h = h * self.weight[:, None] + self.bias[:, None]
+        return h.to(torch.bfloat16) if x.dtype == torch.bfloat16 else h
+
+
+def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
+    """Sinusoidal embedding of continuous time (scaled by 1000 so t in [0, 1] spans DDPM's range).
+
+    Args:
+        t: (B,) time in [0, 1].
+        dim: embedding width D (even).
+
+    Returns:
+        (B, D) in t's dtype, at least float32.
+    """
+    t = upcast(t)
+    half = dim // 2
+    steps = torch.arange(half, dtype=t.dtype, device=t.device)
+    freqs = torch.exp(-math.log(max_period) * steps / half)
+    args = 1000.0 * t[:, None] * freqs[None]  # (B, D/2)
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        emb = F.pad(emb, (0, 1))
+    return emb
+
+
+class TimeEmbedding(nn.Module):
+    """Sinusoidal features of t followed by a two-layer MLP."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: Tensor) -> Tensor:
+        """(B,) -> (B, D)."""
+        return self.mlp(timestep_embedding(t, self.dim))
+
+
+class ResBlock(nn.Module):
+    """Residual block: norm-SiLU-conv, time scale/shift, norm-SiLU-dropout-conv (+1x1 skip).
+
+    The second conv starts at zero, so a new block is the identity (ADM, Dhariwal & Nichol 2021).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        time_dim: int,
+        *,
+        kernel_size: int = 3,
+        groups: int = 8,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.norm1 = FrameGroupNorm(groups, in_channels)
+        self.conv1 = Conv1d(in_channels, out_channels, kernel_size)
+        self.time = nn.Linear(time_dim, 2 * out_channels)
+        self.norm2 = FrameGroupNorm(groups, out_channels)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = Conv1d(out_channels, out_channels, kernel_size)
+        nn.init.zeros_(self.conv2.conv.weight)
+        nn.init.zeros_(self.conv2.conv.bias)
+        self.skip = (
+            nn.Conv1d(in_channels, out_channels, 1)
+            if in_channels != out_channels
+            else nn.Identity()
+        )
+
+    def forward(self, x: Tensor, temb: Tensor, causal: bool) -> Tensor:
+        """x (B, C_in, T), temb (B, D_time) -> (B, C_out, T)."""
+        h = self.conv1(F.silu(self.norm1(x)), causal)
+        scale, shift = self.time(F.silu(temb))[:, :, None].chunk(2, dim=1)  # (B, C_out, 1) each
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.dropout(F.silu(h)), causal)
+        return self.skip(x) + h
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over frames; lower-triangular (causal) on request."""
+
+    def __init__(self, channels: int, head_dim: int) -> None:
+        super().__init__()
+        self.heads = max(channels // head_dim, 1)
+        self.norm = nn.LayerNorm(channels)
+        self.qkv = nn.Linear(channels, 3 * channels)
+        self.out = nn.Linear(channels, channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor, causal: bool) -> Tensor:
+        """x (B, T, C) -> residual update (B, T, C)."""
+        q, k, v = rearrange(
+            self.qkv(self.norm(x)), "b t (three h d) -> three b h t d", three=3, h=self.heads
+        )
+        h = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return self.out(rearrange(h, "b h t d -> b t (h d)"))
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention from frames to text tokens with the text padding mask (never causal)."""
+
+    def __init__(self, channels: int, context_dim: int, head_dim: int) -> None:
+        super().__init__()
+        self.heads = max(channels // head_dim, 1)
+        self.norm = nn.LayerNorm(channels)
+        self.q = nn.Linear(channels, channels)
+        self.kv = nn.Linear(context_dim, 2 * channels)
+        self.out = nn.Linear(channels, channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor, context: Tensor, context_mask: Tensor) -> Tensor:
+        """x (B, T, C), context (B, S, D), context_mask (B, S) bool -> update (B, T, C).
+
+        Every row of ``context_mask`` must hold at least one True.
+        """
+        q = rearrange(self.q(self.norm(x)), "b t (h d) -> b h t d", h=self.heads)
+        k, v = rearrange(self.kv(context), "b s (two h d) -> two b h s d", two=2, h=self.heads)
+        attn_mask = context_mask[:, None, None, :]  # (B, 1, 1, S), True = attend
+        h = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.out(rearrange(h, "b h t d -> b t (h d)"))
+
+
+class FeedForward(nn.Module):
+    """Per-frame MLP (pre-LayerNorm, GELU), zero-initialised output."""
+
+    def __init__(self, channels: int, mult: int = 2) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(channels),
+            nn.Linear(channels, mult * channels),
+            nn.GELU(),
+            nn.Linear(mult * channels, channels),
+        )
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, T, C) -> update (B, T, C)."""
+        return self.net(x)
+
+
+class AttentionBlock(nn.Module):
+    """Transformer block on (B, C, T): self-attention, cross-attention to text, feed-forward."""
+
+    def __init__(self, channels: int, context_dim: int, head_dim: int, ff_mult: int = 2) -> None:
+        super().__init__()
+        self.self_attn = SelfAttention(channels, head_dim)
+        self.cross_attn = CrossAttention(channels, context_dim, head_dim)
+        self.ff = FeedForward(channels, ff_mult)
+
+    def forward(self, x: Tensor, context: Tensor, context_mask: Tensor, causal: bool) -> Tensor:
+        """x (B, C, T), context (B, S, D), context_mask (B, S) -> (B, C, T)."""
+        h = rearrange(x, "b c t -> b t c")
+        h = h + self.self_attn(h, causal)
+        h = h + self.cross_attn(h, context, context_mask)
+        h = h + self.ff(h)
+        return rearrange(h, "b t c -> b c t")

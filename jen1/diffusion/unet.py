@@ -1,0 +1,206 @@
+"""UNet1D: the omnidirectional latent diffusion network of JEN-1 (section 4).
+
+One set of weights, two modes per forward call: bidirectional, or unidirectional (causal) where
+output frame k depends on input frames <= k only. Input is the in-context concatenation
+``[x_t, known * mask, mask]`` (see :func:`jen1.conditioning.tasks.build_unet_input`); text enters
+through cross-attention (and a pooled summary added to the time embedding).
+
+Layout over ``L = len(cfg.channels)`` levels: an input conv; per level ``num_res_blocks`` residual
+blocks (each followed by an attention block where ``attn_levels`` is True), one skip, and a
+stride-2 down-sampling (not after the last level); a mid block (res, attention, res); then the
+mirror image, concatenating each level's skip; SiLU and a zero-initialised output conv.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from jen1.conditioning.conditions import Conditions
+from jen1.config import UNetConfig
+from jen1.diffusion.layers import (
+    AttentionBlock,
+    Conv1d,
+    Downsample,
+    ResBlock,
+    TimeEmbedding,
+    Upsample,
+    upcast,
+)
+from jen1.errors import Jen1Error
+
+
+class _Level(nn.Module):
+    """Residual blocks (each with an optional attention block) at one resolution."""
+
+    def __init__(
+        self, in_channels: int, channels: int, count: int, attn: bool, cfg: UNetConfig
+    ) -> None:
+        super().__init__()
+        self.res = nn.ModuleList(
+            ResBlock(
+                in_channels if i == 0 else channels,
+                channels,
+                cfg.time_dim,
+                kernel_size=cfg.kernel_size,
+                groups=cfg.groups,
+                dropout=cfg.dropout,
+            )
+            for i in range(count)
+        )
+        self.attn = nn.ModuleList(
+            AttentionBlock(channels, cfg.cross_attn_dim, cfg.head_dim)
+            for _ in range(count if attn else 0)
+        )
+
+    def forward(
+        self, h: Tensor, temb: Tensor, text: Tensor, text_mask: Tensor, causal: bool
+    ) -> Tensor:
+        for i, res in enumerate(self.res):
+            h = res(h, temb, causal)
+            if self.attn:
+                h = self.attn[i](h, text, text_mask, causal)
+        return h
+
+
+class UNet1D(nn.Module):
+    """1D U-Net with per-call causal/bidirectional mode and text cross-attention.
+
+    Args:
+        cfg: widths, depths, attention levels.
+        latent_dim: latent channels C (input has 2C + 1 channels, output C).
+        text_dim: width D of the text encoder's token embeddings.
+    """
+
+    def __init__(self, cfg: UNetConfig, latent_dim: int, text_dim: int) -> None:
+        super().__init__()
+        levels = len(cfg.channels)
+        if levels < 1 or len(cfg.attn_levels) != levels:
+            raise Jen1Error(
+                f"unet.attn_levels needs one entry per unet.channels level ({levels}), "
+                f"got {len(cfg.attn_levels)}"
+            )
+        for i, ch in enumerate(cfg.channels):
+            if ch % cfg.groups:
+                raise Jen1Error(
+                    f"unet.channels entry {ch} is not divisible by unet.groups {cfg.groups}"
+                )
+            attends = cfg.attn_levels[i] or i == levels - 1  # the mid block always attends
+            if attends and ch > cfg.head_dim and ch % cfg.head_dim:
+                raise Jen1Error(
+                    f"unet.channels entry {ch} (with attention) is not divisible by "
+                    f"unet.head_dim {cfg.head_dim}"
+                )
+        self.cfg = cfg
+        self.latent_dim = latent_dim
+        self.text_dim = text_dim
+        ch = cfg.channels
+
+        self.time_embed = TimeEmbedding(cfg.time_dim)
+        self.text_proj = nn.Sequential(
+            nn.LayerNorm(text_dim), nn.Linear(text_dim, cfg.cross_attn_dim)
+        )
+        self.null_text = nn.Parameter(torch.randn(cfg.cross_attn_dim) * 0.02)
+        self.text_pool = nn.Linear(cfg.cross_attn_dim, cfg.time_dim)
+
+        self.conv_in = Conv1d(2 * latent_dim + 1, ch[0], cfg.kernel_size)
+        n = cfg.num_res_blocks
+        self.down = nn.ModuleList(
+            _Level(ch[i], ch[i], n, cfg.attn_levels[i], cfg) for i in range(levels)
+        )
+        self.downsample = nn.ModuleList(
+            Downsample(ch[i], ch[i + 1], cfg.kernel_size) for i in range(levels - 1)
+        )
+        mid = dict(kernel_size=cfg.kernel_size, groups=cfg.groups, dropout=cfg.dropout)
+        self.mid_res1 = ResBlock(ch[-1], ch[-1], cfg.time_dim, **mid)
+        self.mid_attn = AttentionBlock(ch[-1], cfg.cross_attn_dim, cfg.head_dim)
+        self.mid_res2 = ResBlock(ch[-1], ch[-1], cfg.time_dim, **mid)
+        self.up = nn.ModuleList(
+            _Level(2 * ch[i], ch[i], n, cfg.attn_levels[i], cfg) for i in range(levels)
+        )
+        self.upsample = nn.ModuleList(
+            Upsample(ch[i + 1], ch[i], cfg.kernel_size) for i in range(levels - 1)
+        )
+        self.conv_out = Conv1d(ch[0], latent_dim, cfg.kernel_size)
+        nn.init.zeros_(self.conv_out.conv.weight)
+        nn.init.zeros_(self.conv_out.conv.bias)
+
+    @property
+    def frame_multiple(self) -> int:
+        """Inputs are padded internally to a multiple of this many frames."""
+        return 2 ** (len(self.cfg.channels) - 1)
+
+    def encode_text(self, cond: Conditions) -> tuple[Tensor, Tensor]:
+        """Project text tokens; dropped samples (and samples without tokens) get the null token.
+
+        Returns:
+            (B, S', D_cross) tokens and (B, S') bool mask, S' = max(S, 1).
+        """
+        emb, mask = cond.text_emb, cond.text_mask.to(torch.bool)
+        if emb.shape[1] == 0:
+            emb = emb.new_zeros(emb.shape[0], 1, emb.shape[2])
+            mask = mask.new_zeros(mask.shape[0], 1)
+        text = self.text_proj(emb)  # (B, S, D_cross)
+        drop = cond.drop_text_or_false().to(text.device) | ~mask.any(dim=1)  # (B,)
+        null = self.null_text.to(text.dtype).expand(text.shape[0], text.shape[1], -1)
+        first = torch.zeros_like(mask)
+        first[:, 0] = True
+        text = torch.where(drop[:, None, None] & first[:, :, None], null, text)
+        mask = torch.where(drop[:, None], first, mask)
+        return text, mask
+
+    def forward(self, x: Tensor, t: Tensor, cond: Conditions, causal: bool | None = None) -> Tensor:
+        """Predict the raw diffusion target (v or eps, see :mod:`jen1.diffusion.objective`).
+
+        T is padded on the right with zeros to a multiple of :attr:`frame_multiple` and trimmed
+        again: causal frames never see the padding; bidirectional ones see those (at most
+        ``frame_multiple - 1``) zero frames.
+
+        Args:
+            x: (B, 2C+1, T) U-Net input ``[x_t, known * mask, mask]``; any T >= 1.
+            t: (B,) continuous time in [0, 1] (or a scalar, broadcast).
+            cond: text (``text_emb`` (B, S, D), ``text_mask`` (B, S), ``drop_text`` (B,)).
+            causal: unidirectional mode; None uses ``cfg.causal``.
+
+        Returns:
+            (B, C, T) raw prediction.
+        """
+        causal = self.cfg.causal if causal is None else bool(causal)
+        batch, channels, num_frames = x.shape
+        if channels != 2 * self.latent_dim + 1:
+            raise Jen1Error(
+                f"UNet1D expects {2 * self.latent_dim + 1} input channels (2C+1), got {channels}"
+            )
+        t = upcast(torch.as_tensor(t, device=x.device)).expand(batch)
+
+        text, text_mask = self.encode_text(cond)  # (B, S, D_cross), (B, S)
+        weights = text_mask[:, :, None].to(text.dtype)  # (B, S, 1)
+        pooled = (text * weights).sum(1) / weights.sum(1)  # (B, D_cross)
+        temb = self.time_embed(t) + self.text_pool(pooled)  # (B, D_time)
+
+        # pad on the RIGHT only: causal frames never see the padding, and trimming restores T
+        pad = -num_frames % self.frame_multiple
+        h = self.conv_in(F.pad(x, (0, pad)), causal)
+        skips = []
+        for i, level in enumerate(self.down):
+            h = level(h, temb, text, text_mask, causal)
+            skips.append(h)
+            if i < len(self.downsample):
+                h = self.downsample[i](h, causal)
+        h = self.mid_res1(h, temb, causal)
+        h = self.mid_attn(h, text, text_mask, causal)
+        h = self.mid_res2(h, temb, causal)
+        for i in reversed(range(len(self.up))):
+            h = self.up[i](torch.cat([h, skips[i]], dim=1), temb, text, text_mask, causal)
+            if i > 0:
+                h = self.upsample[i - 1](h, causal)
+        # no normalisation before the output conv: a per-frame norm there would discard the
+        # per-frame magnitude the prediction needs (v or eps scale with x_t); measured: faster fit
+        out = self.conv_out(F.silu(h), causal)
+        return out[:, :, :num_frames]
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,80 @@
+"""Layers: causal padding, causal-safe resampling and normalisation, masked cross-attention."""
+
+from __future__ import annotations
+
+import torch
+
+from jen1.diffusion.layers import (
+    Conv1d,
+    CrossAttention,
+    Downsample,
+    FrameGroupNorm,
+    Upsample,
+    pad1d,
+    timestep_embedding,
+)
+
+
+def test_pad1d_causal_is_left_only_and_centred_is_split():
+    x = torch.ones(1, 1, 4)
+    assert pad1d(x, 3, causal=True)[0, 0].tolist() == [0, 0, 1, 1, 1, 1]
+    assert pad1d(x, 3, causal=False)[0, 0].tolist() == [0, 1, 1, 1, 1, 0]
+    assert pad1d(x, 2, 2, causal=False).shape[-1] == 6  # dilation * (k - 1) frames
+    assert pad1d(x, 1, causal=True) is x
+
+
+def test_causal_conv_is_the_centred_conv_delayed_by_one_frame():
+    torch.manual_seed(0)
+    conv = Conv1d(3, 5, 3)
+    x = torch.randn(2, 3, 11)
+    causal, centred = conv(x, causal=True), conv(x, causal=False)
+    assert causal.shape == centred.shape == (2, 5, 11)
+    assert torch.allclose(causal[..., 1:], centred[..., :-1], atol=1e-6)
+
+
+def _dependence(module, frames: int, k: int) -> torch.Tensor:
+    x = torch.randn(1, 4, frames, requires_grad=True)
+    module(x)[..., k].sum().backward()
+    return x.grad.abs().sum(dim=(0, 1))
+
+
+def test_down_up_round_trip_is_causal_for_odd_lengths():
+    torch.manual_seed(0)
+    down, up = Downsample(4, 4), Upsample(4, 4)
+    for frames in [7, 10]:
+        round_trip = lambda x: up(down(x, True), True)[..., :frames]  # noqa: E731
+        for k in range(frames):
+            grad = _dependence(round_trip, frames, k)
+            assert torch.all(grad[k + 1 :] == 0) and grad[: k + 1].sum() > 0
+        assert down(torch.randn(1, 4, frames), True).shape[-1] == (frames + 1) // 2
+
+
+def test_frame_group_norm_is_per_frame_and_keeps_bf16():
+    norm = FrameGroupNorm(2, 4)
+    x = torch.randn(1, 4, 9)
+    y = x.clone()
+    y[..., 5:] *= 100.0
+    assert torch.allclose(norm(x)[..., :5], norm(y)[..., :5])
+    assert norm(x.bfloat16()).dtype == torch.bfloat16
+    out = norm(x)
+    assert torch.allclose(out.reshape(1, 2, 2, 9).mean(2), torch.zeros(1, 2, 9), atol=1e-5)
+
+
+def test_timestep_embedding_shape_and_distinct_times():
+    emb = timestep_embedding(torch.tensor([0.0, 0.5, 1.0]), 16)
+    assert emb.shape == (3, 16) and emb.dtype == torch.float32
+    assert not torch.allclose(emb[0], emb[1])
+
+
+def test_cross_attention_ignores_masked_tokens():
+    torch.manual_seed(0)
+    attn = CrossAttention(8, 6, 4)
+    torch.nn.init.normal_(attn.out.weight)
+    x = torch.randn(1, 5, 8)
+    ctx = torch.randn(1, 4, 6)
+    mask = torch.tensor([[True, True, False, False]])
+    other = ctx.clone()
+    other[:, 2:] = torch.randn(1, 2, 6)
+    assert torch.allclose(attn(x, ctx, mask), attn(x, other, mask), atol=1e-6)
+    full = mask.new_ones(1, 4)
+    assert not torch.allclose(attn(x, ctx, full), attn(x, other, full))

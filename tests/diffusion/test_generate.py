@@ -1,0 +1,155 @@
+"""sample_latents: known frames, CFG batching, seeding; a tiny model memorises one latent."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from jen1.config import load_config
+from jen1.diffusion.generate import sample_latents
+from jen1.diffusion.train_step import diffusion_train_step
+from jen1.diffusion.unet import UNet1D
+from jen1.errors import Jen1Error
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors run faster on one thread (and do not fight other processes for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _random_unet(cfg, seed=0):
+    torch.manual_seed(seed)
+    unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim).eval()
+    with torch.no_grad():
+        for p in unet.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return unet
+
+
+def _inputs(cfg, batch=2, frames=19):
+    g = torch.Generator().manual_seed(0)
+    c = cfg.autoencoder.latent_dim
+    known = torch.randn(batch, c, frames, generator=g)
+    mask = torch.zeros(batch, 1, frames)
+    mask[:, :, :7] = 1
+    emb = torch.randn(batch, 4, cfg.text.dim, generator=g)
+    return known, mask, emb, torch.ones(batch, 4, dtype=torch.bool)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "heun"])
+def test_known_frames_kept_seeded_and_progress(tiny_config, sampler):
+    cfg = tiny_config
+    unet = _random_unet(cfg)
+    known, mask, emb, tmask = _inputs(cfg)
+    calls = []
+    kwargs = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, sampler=sampler, steps=3)
+    a = sample_latents(unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1),
+                       callback=lambda i, n: calls.append((i, n)))
+    b = sample_latents(unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1))
+    c = sample_latents(unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(2))
+    assert a.shape == known.shape and torch.isfinite(a).all()
+    assert torch.equal(a[..., :7], known[..., :7])
+    assert torch.equal(a, b) and not torch.equal(a[..., 7:], c[..., 7:])
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_cfg_batches_branches_and_scale_one_skips_uncond(tiny_config):
+    cfg = tiny_config
+    unet = _random_unet(cfg)
+    batches = []
+    unet.register_forward_pre_hook(lambda m, args: batches.append(args[0].shape[0]))
+    known, mask, emb, tmask = _inputs(cfg)
+    common = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, sampler="ddim", steps=2)
+    sample_latents(unet, cfg.diffusion, **common, cfg_scale=3.0)
+    assert batches == [4, 4]
+    batches.clear()
+    sample_latents(unet, cfg.diffusion, **common, cfg_scale=1.0)
+    assert batches == [2, 2]
+    batches.clear()
+    neg = torch.randn(1, 6, cfg.text.dim)
+    out = sample_latents(unet, cfg.diffusion, **common, neg_text_emb=neg,
+                         neg_text_mask=torch.ones(1, 6, dtype=torch.bool), causal=True)
+    assert batches == [4, 4] and torch.isfinite(out).all()
+
+
+def test_bad_arguments_raise(tiny_config):
+    cfg = tiny_config
+    unet = _random_unet(cfg)
+    known, mask, emb, tmask = _inputs(cfg)
+    with pytest.raises(Jen1Error, match="sampler 'euler2': use one of ddim, dpmpp_2m, heun"):
+        sample_latents(unet, cfg.diffusion, known=known, mask=mask, text_emb=emb, text_mask=tmask,
+                       sampler="euler2")
+    with pytest.raises(Jen1Error, match="together"):
+        sample_latents(unet, cfg.diffusion, known=known, mask=mask, text_emb=emb, text_mask=tmask,
+                       neg_text_emb=emb)
+
+
+def _train(unet, z, emb, tmask, dcfg, steps, batch=32, lr=3e-3):
+    gen = torch.Generator().manual_seed(0)
+    opt = torch.optim.Adam(unet.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        expand = lambda x: x.expand(batch, *x.shape[1:])  # noqa: E731
+        out = diffusion_train_step(unet, expand(z), expand(emb), expand(tmask), dcfg, gen)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        losses.append(out["loss"].item())
+    return losses
+
+
+def _memorising_setup():
+    cfg = load_config("tiny")
+    ucfg = dataclasses.replace(
+        cfg.unet, channels=(64, 128), time_dim=64, cross_attn_dim=64, head_dim=32
+    )
+    channels, frames = 4, 16
+    torch.manual_seed(0)
+    unet = UNet1D(ucfg, channels, cfg.text.dim)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(1, channels, frames, generator=g)
+    emb = torch.randn(1, 4, cfg.text.dim, generator=g)
+    return cfg, unet, z, emb, torch.ones(1, 4, dtype=torch.bool)
+
+
+def test_loss_falls_on_one_batch(one_thread):
+    cfg, unet, z, emb, tmask = _memorising_setup()
+    losses = _train(unet, z, emb, tmask, cfg.diffusion, steps=40)
+    assert sum(losses[-10:]) < 0.8 * sum(losses[:10])
+
+
+@pytest.mark.slow
+def test_memorised_latent_is_generated_inpainted_and_continued(one_thread):
+    cfg, unet, z, emb, tmask = _memorising_setup()
+    _train(unet, z, emb, tmask, cfg.diffusion, steps=300)
+    unet.eval()
+    frames = z.shape[-1]
+    def rel(x, sl):  # worst relative error over the batch on frames sl
+        return ((x - z)[..., sl].norm(dim=(1, 2)) / z[..., sl].norm()).max().item()
+
+    common = dict(text_emb=emb.expand(2, -1, -1), text_mask=tmask.expand(2, -1), steps=25,
+                  cfg_scale=1.0, generator=torch.Generator().manual_seed(1))
+
+    gen = sample_latents(unet, cfg.diffusion, known=torch.zeros(2, 4, frames),
+                         mask=torch.zeros(2, 1, frames), **common)
+    assert rel(gen, slice(None)) < 0.35  # a fresh N(0, 1) draw is at ~1.4
+
+    gap = slice(frames // 3, 2 * frames // 3)
+    mask = torch.ones(2, 1, frames)
+    mask[..., gap] = 0
+    inpainted = sample_latents(unet, cfg.diffusion, known=z.expand(2, -1, -1) * mask, mask=mask,
+                               **common)
+    assert rel(inpainted, gap) < 0.3
+
+    tail = slice(frames // 2, None)
+    mask = torch.ones(2, 1, frames)
+    mask[..., tail] = 0
+    continued = sample_latents(unet, cfg.diffusion, known=z.expand(2, -1, -1) * mask, mask=mask,
+                               causal=True, **common)
+    assert rel(continued, tail) < 0.35
