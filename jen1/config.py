@@ -35,10 +35,12 @@ class AutoencoderConfig:
     sample_rate: int = 48000
     audio_channels: int = 2
     latent_dim: int = 32
-    encoder_channels: int = 32
-    encoder_mults: tuple[int, ...] = (1, 2, 4, 8)
-    decoder_channels: int = 48
-    decoder_mults: tuple[int, ...] = (1, 2, 4, 8)
+    # widths: block i maps width * [1, *mults][i] -> width * [1, *mults][i + 1] (decoder mirrored);
+    # narrow at 48/12 kHz, wide at the latent rate: measured 50x real time decode (bf16, 2 cores)
+    encoder_channels: int = 16
+    encoder_mults: tuple[int, ...] = (2, 4, 8, 16)
+    decoder_channels: int = 16
+    decoder_mults: tuple[int, ...] = (2, 4, 16, 32)
     strides: tuple[int, ...] = (4, 4, 6, 10)
     dilations: tuple[int, ...] = (1, 3, 9)
     kernel_size: int = 7
@@ -71,7 +73,7 @@ class AutoencoderLossConfig:
     adv_weight: float = 0.1
     feat_weight: float = 2.0
     disc_windows: tuple[int, ...] = (2048, 1024, 512)
-    disc_channels: int = 16
+    disc_channels: int = 8  # constant width of every STFT sub-discriminator (EnCodec: 32)
     disc_start_step: int = 2000  # adversarial loss off before this step
     feat_start_step: int = 3000  # feature matching switched on after this step
 
@@ -96,7 +98,7 @@ class UNetConfig:
 class DiffusionConfig:
     """Noise schedule, objective and multi-task in-context training."""
 
-    schedule: str = "cosine"  # "cosine" (continuous) | "linear" (paper DDPM betas)
+    schedule: str = "cosine"  # "cosine" | "linear" (paper DDPM betas) | "scaled_linear" (LDM's)
     objective: str = "v"  # "v" | "eps"
     num_train_steps: int = 1000  # discrete steps of the linear DDPM schedule
     beta_start: float = 0.0015
@@ -319,7 +321,7 @@ def _paper() -> Jen1Config:
             decoder_mults=(1, 2, 4, 8), strides=(2, 4, 5, 8), dilations=(1, 3, 9),
         ),
         unet=UNetConfig(
-            channels=(512, 1024, 1536, 2048), num_res_blocks=2,
+            channels=(512, 1024, 1536, 1984), num_res_blocks=2,  # 728M params (paper: 726M)
             attn_levels=(False, True, True, True), head_dim=64, time_dim=1024,
             cross_attn_dim=1024, groups=32,
         ),

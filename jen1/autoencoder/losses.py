@@ -1,0 +1,267 @@
+"""Autoencoder losses and audio distances.
+
+Reconstruction: multi-resolution STFT (spectral convergence + log-magnitude L1), log-mel L1 and
+time-domain L1. Bottleneck: KL to N(0, I). Adversarial: hinge losses and feature matching over the
+outputs of :class:`jen1.autoencoder.discriminators.MultiScaleSTFTDiscriminator`.
+
+Every spectral quantity is computed in float32 with autocast disabled, so the losses are stable
+under ``torch.autocast("cpu", dtype=torch.bfloat16)``. Stereo channels are treated as separate
+signals. Scalar losses are means; the ``*_distance`` / :func:`si_sdr` metrics return one value per
+batch item (B,).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor
+
+from jen1.config import AutoencoderLossConfig
+
+Outputs = list[tuple[Tensor, list[Tensor]]]  # discriminator output: [(logits, features), ...]
+
+_EPS = 1e-7
+
+
+def _fp32(fn):
+    """Run ``fn`` with autocast disabled and its tensor arguments cast to float32."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        dev = next(a.device.type for a in args if isinstance(a, Tensor))
+        args = tuple(a.float() if isinstance(a, Tensor) else a for a in args)
+        with torch.autocast(dev, enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+# --- spectra ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def _hann(n_fft: int) -> Tensor:
+    return torch.hann_window(n_fft)
+
+
+def stft_magnitude(wav: Tensor, n_fft: int, hop: int | None = None) -> Tensor:
+    """Magnitude spectrogram in float32 (autocast off).
+
+    Args:
+        wav: (B, 2, L) (any number of channels).
+        n_fft: window and FFT size (Hann window); hop defaults to n_fft // 4.
+
+    Returns:
+        (B, 2, F, N) magnitudes, F = n_fft // 2 + 1.
+    """
+    hop = hop or n_fft // 4
+    b = wav.shape[0]
+    with torch.autocast(wav.device.type, enabled=False):
+        x = rearrange(wav.float(), "b c l -> (b c) l")
+        spec = torch.stft(
+            x, n_fft, hop_length=hop, window=_hann(n_fft).to(x.device), center=True,
+            return_complex=True,
+        )
+        mag = spec.abs()
+    return rearrange(mag, "(b c) f n -> b c f n", b=b)
+
+
+def _log_clamped(x: Tensor, floor: float) -> Tensor:
+    return torch.log(x.clamp_min(floor))
+
+
+def _stft_terms(mag_ref: Tensor, mag_est: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-item spectral convergence and log-magnitude L1, each (B,)."""
+    sc = torch.linalg.vector_norm(mag_ref - mag_est, dim=(1, 2, 3)) / (
+        torch.linalg.vector_norm(mag_ref, dim=(1, 2, 3)) + _EPS
+    )
+    log_l1 = (_log_clamped(mag_ref, 1e-5) - _log_clamped(mag_est, 1e-5)).abs().mean(dim=(1, 2, 3))
+    return sc, log_l1
+
+
+@_fp32
+def mrstft_distance(
+    ref: Tensor, est: Tensor, windows: tuple[int, ...] = (2048, 1024, 512, 256, 128)
+) -> Tensor:
+    """Multi-resolution STFT distance (spectral convergence + log-magnitude L1), averaged over
+    windows. (B, 2, L), (B, 2, L) -> (B,) float32."""
+    total = ref.new_zeros(ref.shape[0], dtype=torch.float32)
+    for n_fft in windows:
+        sc, log_l1 = _stft_terms(stft_magnitude(ref, n_fft), stft_magnitude(est, n_fft))
+        total = total + sc + log_l1
+    return total / len(windows)
+
+
+class MultiResolutionSTFTLoss(torch.nn.Module):
+    """Mean over windows and items of spectral convergence + log-magnitude L1 (scalar)."""
+
+    def __init__(self, windows: tuple[int, ...] = (2048, 1024, 512, 256, 128)) -> None:
+        super().__init__()
+        self.windows = tuple(windows)
+
+    def forward(self, ref: Tensor, est: Tensor) -> Tensor:
+        """(B, 2, L), (B, 2, L) -> scalar."""
+        return mrstft_distance(ref, est, self.windows).mean()
+
+
+# --- mel ------------------------------------------------------------------------------------
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney mel scale (librosa ``htk=False``): linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    f_sp = 200.0 / 3
+    mels = f / f_sp
+    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    log_part = min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep
+    return np.where(f >= min_log_hz, log_part, mels)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+@functools.lru_cache(maxsize=32)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> Tensor:
+    """Slaney-normalised triangular mel filterbank (as ``librosa.filters.mel``), (n_mels, F)."""
+    fft_freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    mel_pts = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), n_mels + 2))
+    fdiff = np.diff(mel_pts)
+    ramps = mel_pts[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_pts[2 : n_mels + 2] - mel_pts[:n_mels]))[:, None]
+    return torch.from_numpy(weights.astype(np.float32))
+
+
+def mel_windows(loss_cfg: AutoencoderLossConfig) -> tuple[int, ...]:
+    """STFT sizes the mel loss uses: the ``stft_windows`` >= 1024, else the largest one."""
+    big = tuple(w for w in loss_cfg.stft_windows if w >= 1024)
+    return big or (max(loss_cfg.stft_windows),)
+
+
+def _log_mel(mag: Tensor, sample_rate: int, n_mels: int) -> Tensor:
+    """(B, 2, F, N) magnitudes -> (B, 2, n_mels, N) log10 mel magnitudes."""
+    n_fft = 2 * (mag.shape[2] - 1)
+    fb = mel_filterbank(sample_rate, n_fft, n_mels).to(mag.device)
+    mel = torch.einsum("mf,bcfn->bcmn", fb, mag)
+    return torch.log10(mel.clamp_min(1e-5))
+
+
+@_fp32
+def mel_distance(
+    ref: Tensor,
+    est: Tensor,
+    sample_rate: int = 48000,
+    n_mels: int = 80,
+    windows: tuple[int, ...] = (2048, 1024),
+) -> Tensor:
+    """Log-mel L1 distance averaged over STFT sizes. (B, 2, L), (B, 2, L) -> (B,) float32."""
+    total = ref.new_zeros(ref.shape[0], dtype=torch.float32)
+    for n_fft in windows:
+        lr = _log_mel(stft_magnitude(ref, n_fft), sample_rate, n_mels)
+        le = _log_mel(stft_magnitude(est, n_fft), sample_rate, n_mels)
+        total = total + (lr - le).abs().mean(dim=(1, 2, 3))
+    return total / len(windows)
+
+
+# --- waveform metrics -----------------------------------------------------------------------
+
+
+@_fp32
+def si_sdr(ref: Tensor, est: Tensor) -> Tensor:
+    """Scale-invariant SDR in dB over all channels and samples. (B, 2, L), (B, 2, L) -> (B,)."""
+    r = rearrange(ref, "b c l -> b (c l)")
+    e = rearrange(est, "b c l -> b (c l)")
+    r = r - r.mean(dim=1, keepdim=True)
+    e = e - e.mean(dim=1, keepdim=True)
+    scale = (e * r).sum(1, keepdim=True) / (r.pow(2).sum(1, keepdim=True) + _EPS)
+    target = scale * r
+    noise = e - target
+    return 10 * torch.log10((target.pow(2).sum(1) + _EPS) / (noise.pow(2).sum(1) + _EPS))
+
+
+# --- training losses ------------------------------------------------------------------------
+
+
+@_fp32
+def reconstruction_losses(
+    wav: Tensor, recon: Tensor, loss_cfg: AutoencoderLossConfig, sample_rate: int = 48000
+) -> dict[str, Tensor]:
+    """Weighted reconstruction losses, each a scalar.
+
+    Args:
+        wav: (B, 2, L) target. recon: (B, 2, L) reconstruction.
+        loss_cfg: weights, STFT windows and mel bins.
+
+    Returns:
+        ``{"stft": w_stft * MR-STFT, "mel": w_mel * log-mel L1, "l1": w_l1 * time L1,
+        "recon": their sum}``. STFTs are shared between the STFT and mel terms.
+    """
+    mel_set = set(mel_windows(loss_cfg))
+    stft = wav.new_zeros((), dtype=torch.float32)
+    mel = wav.new_zeros((), dtype=torch.float32)
+    for n_fft in loss_cfg.stft_windows:
+        mag_r, mag_e = stft_magnitude(wav, n_fft), stft_magnitude(recon, n_fft)
+        sc, log_l1 = _stft_terms(mag_r, mag_e)
+        stft = stft + (sc + log_l1).mean()
+        if n_fft in mel_set:
+            lr = _log_mel(mag_r, sample_rate, loss_cfg.mel_bins)
+            le = _log_mel(mag_e, sample_rate, loss_cfg.mel_bins)
+            mel = mel + (lr - le).abs().mean()
+    l1 = (wav - recon).abs().mean()
+    out = {
+        "stft": loss_cfg.stft_weight * stft / len(loss_cfg.stft_windows),
+        "mel": loss_cfg.mel_weight * mel / len(mel_set),
+        "l1": loss_cfg.l1_weight * l1,
+    }
+    out["recon"] = out["stft"] + out["mel"] + out["l1"]
+    return out
+
+
+def kl_loss(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)), summed over channels, mean over B and T (scalar)."""
+    mean, logvar = mean.float(), logvar.float()
+    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
+
+
+def discriminator_loss(real_outs: Outputs, fake_outs: Outputs) -> Tensor:
+    """Hinge loss ``relu(1 - D(x)) + relu(1 + D(G(z)))``, averaged over discriminators.
+
+    Pass ``fake_outs`` computed on ``recon.detach()``.
+    """
+    total = torch.zeros((), device=real_outs[0][0].device)
+    for (lr, _), (lf, _) in zip(real_outs, fake_outs):
+        total = total + F.relu(1 - lr.float()).mean() + F.relu(1 + lf.float()).mean()
+    return total / len(real_outs)
+
+
+def generator_adv_loss(fake_outs: Outputs) -> Tensor:
+    """Generator hinge loss ``relu(1 - D(G(z)))`` (EnCodec), averaged over discriminators."""
+    total = torch.zeros((), device=fake_outs[0][0].device)
+    for lf, _ in fake_outs:
+        total = total + F.relu(1 - lf.float()).mean()
+    return total / len(fake_outs)
+
+
+def feature_matching_loss(real_outs: Outputs, fake_outs: Outputs) -> Tensor:
+    """L1 between discriminator features of real (detached) and fake audio, each layer's L1
+    divided by the mean |real feature| (EnCodec), averaged over layers and discriminators."""
+    total = torch.zeros((), device=real_outs[0][0].device)
+    n = 0
+    for (_, fr), (_, ff) in zip(real_outs, fake_outs):
+        for a, b in zip(fr, ff):
+            a = a.detach().float()
+            total = total + (a - b.float()).abs().mean() / (a.abs().mean() + 1e-5)
+            n += 1
+    return total / max(n, 1)

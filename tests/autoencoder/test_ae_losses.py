@@ -1,0 +1,102 @@
+"""Autoencoder losses, metrics and the multi-scale STFT discriminator."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from jen1.autoencoder import losses as L
+from jen1.autoencoder.discriminators import MultiScaleSTFTDiscriminator
+from jen1.config import load_config
+
+
+def _pair(length: int = 6000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    a = 0.3 * torch.randn(2, 2, length, generator=g)
+    b = a + 0.05 * torch.randn(2, 2, length, generator=g)
+    return a, b
+
+
+def test_reconstruction_losses_zero_for_identical_positive_otherwise():
+    cfg = load_config("tiny").ae_loss
+    a, b = _pair()
+    same = L.reconstruction_losses(a, a.clone(), cfg)
+    diff = L.reconstruction_losses(a, b, cfg)
+    assert set(same) == {"stft", "mel", "l1", "recon"}
+    for k in same:
+        assert same[k].abs() < 1e-6, k
+        assert diff[k] > 1e-3, k
+    torch.testing.assert_close(diff["recon"], diff["stft"] + diff["mel"] + diff["l1"])
+    # worse reconstruction -> larger loss
+    worse = L.reconstruction_losses(a, a + 0.3 * torch.randn_like(a), cfg)
+    assert worse["recon"] > diff["recon"]
+
+
+def test_distances_and_si_sdr():
+    a, b = _pair()
+    assert L.mrstft_distance(a, a).abs().max() < 1e-6
+    assert (L.mrstft_distance(a, b) > 0).all() and L.mrstft_distance(a, b).shape == (2,)
+    assert L.mel_distance(a, a).abs().max() < 1e-6
+    assert (L.mel_distance(a, b) > 0).all()
+    s_same, s_diff = L.si_sdr(a, a), L.si_sdr(a, b)
+    assert s_diff.shape == (2,)
+    assert (s_same > 60).all()
+    # noise at 1/6 of the signal amplitude: SI-SDR about 20 log10(6) = 15.6 dB
+    assert ((s_diff - 20 * math.log10(6)).abs() < 1.0).all()
+    assert (L.si_sdr(a, 3 * a) > 60).all()  # scale invariant
+    mod = L.MultiResolutionSTFTLoss((256, 128))
+    assert mod(a, a) < 1e-6 < mod(a, b)
+
+
+def test_mel_filterbank_shape_and_triangles():
+    fb = L.mel_filterbank(48000, 2048, 80).numpy()
+    assert fb.shape == (80, 1025)
+    assert (fb >= 0).all()
+    assert (fb.sum(axis=1) > 0).all()  # no empty filter at this resolution
+    peaks = fb.argmax(axis=1)
+    assert (np.diff(peaks) >= 0).all()  # centres rise with the mel index
+
+
+def test_kl_loss():
+    z = torch.zeros(2, 4, 5)
+    assert L.kl_loss(z, z) == 0
+    assert L.kl_loss(z + 1, z) > 0
+    assert L.kl_loss(z, z + 1) > 0
+    # closed form for mean 1, var 1: 0.5 * 1 per channel, 4 channels
+    torch.testing.assert_close(L.kl_loss(z + 1, z), torch.tensor(2.0))
+
+
+def test_discriminator_outputs_and_adversarial_losses():
+    cfg = load_config("tiny").ae_loss
+    torch.manual_seed(0)
+    disc = MultiScaleSTFTDiscriminator(cfg)
+    a, b = _pair(4000)
+    real, fake = disc(a), disc(b)
+    assert len(real) == len(cfg.disc_windows)
+    for logits, feats in real:
+        assert logits.dim() == 4 and logits.shape[:2] == (2, 1)
+        assert len(feats) == 5 and all(f.shape[0] == 2 for f in feats)
+    assert L.feature_matching_loss(real, disc(a)) < 1e-6
+    assert L.feature_matching_loss(real, fake) > 0
+    d_loss = L.discriminator_loss(real, [(lg.detach(), fs) for lg, fs in fake])
+    g_loss = L.generator_adv_loss(fake)
+    assert d_loss.dim() == 0 and g_loss.dim() == 0 and d_loss > 0 and g_loss > 0
+    g_loss.backward()
+    assert all(p.grad is not None for p in disc.parameters())
+    # hinge: a perfectly separated pair gives zero discriminator loss
+    sep_real = [(torch.full((1, 1, 2, 2), 2.0), [])]
+    sep_fake = [(torch.full((1, 1, 2, 2), -2.0), [])]
+    assert L.discriminator_loss(sep_real, sep_fake) == 0
+    assert L.generator_adv_loss(sep_fake) == 3.0
+
+
+def test_losses_under_bf16_autocast_are_fp32():
+    cfg = load_config("tiny").ae_loss
+    a, b = _pair()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = L.reconstruction_losses(a, b.bfloat16(), cfg)
+    assert out["recon"].dtype == torch.float32
+    ref = L.reconstruction_losses(a, b.bfloat16().float(), cfg)
+    torch.testing.assert_close(out["recon"], ref["recon"])
