@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,7 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     run_dir = Path(opts.run_dir)
     precision = opts.precision or tc.precision
     loggers = [
-        CSVLogger(str(run_dir), name="logs", version=0),
+        CSVLogger(str(run_dir), name="logs", version=0, flush_logs_every_n_steps=tc.log_every),
         TensorBoardLogger(str(run_dir), name="tensorboard", version=0),
     ]
     fabric = Fabric(
@@ -242,8 +243,10 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
         while step < max_steps:
             micro_batches = [next(it) for _ in range(tc.accumulate)]
             logs = stage.training_step(fabric, micro_batches, step)
-            for n, s in schedulers.items():
-                s.step()
+            with warnings.catch_warnings():  # an optimiser may skip steps (GAN warm-up)
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                for s in schedulers.values():
+                    s.step()
             for n, e in ema.items():
                 e.update(_unwrap(stage.modules[n]))
             step += 1

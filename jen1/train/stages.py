@@ -1,0 +1,214 @@
+"""The two training stages the loop runs: the masked autoencoder and the latent diffusion model.
+
+A stage builds its modules and optimisers, gives the loop its data set, runs one optimiser
+step on a list of micro-batches (gradient accumulation) and says what to export.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from jen1.config import Jen1Config, TrainConfig
+from jen1.errors import Jen1Error
+from jen1.rng import sample_generators
+from jen1.train.optim import build_optimizer
+
+
+def _mean_logs(logs: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k in logs[0]:
+        vals = [float(d[k]) for d in logs if k in d]
+        out[k] = sum(vals) / len(vals)
+    return out
+
+
+class AutoencoderStage:
+    """Masked VAE with multi-resolution STFT, mel, L1, KL, adversarial and feature losses.
+
+    One optimiser step: the generator (autoencoder) step over all micro-batches, then, once
+    ``ae_loss.disc_start_step`` is reached, the discriminator step on the detached
+    reconstructions.
+    """
+
+    name = "autoencoder"
+    ema_names = ("autoencoder",)
+
+    def __init__(self, cfg: Jen1Config, data_dir: str | Path):
+        self.cfg = cfg
+        self.train_cfg: TrainConfig = cfg.train_autoencoder
+        self.data_dir = Path(data_dir)
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    def build(self, device: torch.device) -> None:
+        from jen1.autoencoder.discriminators import MultiScaleSTFTDiscriminator
+        from jen1.autoencoder.losses import MultiResolutionSTFTLoss  # noqa: F401 (import check)
+        from jen1.autoencoder.model import AudioAutoencoder
+
+        ae = AudioAutoencoder(self.cfg.autoencoder).to(device)
+        disc = MultiScaleSTFTDiscriminator(self.cfg.ae_loss).to(device)
+        self.modules = {"autoencoder": ae, "discriminator": disc}
+        tc = self.train_cfg
+        self.optimizers = {
+            "autoencoder": build_optimizer(list(ae.parameters()), tc),
+            "discriminator": build_optimizer(list(disc.parameters()), tc),
+        }
+
+    def dataset(self) -> Dataset:
+        from jen1.data.dataset import AudioClipDataset
+
+        return AudioClipDataset(self.data_dir, split="train",
+                                segment_seconds=self.train_cfg.segment_seconds, augment=True,
+                                seed=self.train_cfg.seed)
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "wav": torch.stack([torch.as_tensor(it["wav"]) for it in items]),
+            "sample_id": torch.tensor([it["sample_id"] for it in items]),
+        }
+
+    def training_step(self, fabric: Any, micro_batches: list[dict[str, Any]], step: int) -> dict[str, float]:
+        from jen1.autoencoder.losses import (
+            discriminator_loss,
+            feature_matching_loss,
+            generator_adv_loss,
+            kl_loss,
+            reconstruction_losses,
+        )
+
+        lc, tc = self.cfg.ae_loss, self.train_cfg
+        ae, disc = self.modules["autoencoder"], self.modules["discriminator"]
+        opt_g, opt_d = self.optimizers["autoencoder"], self.optimizers["discriminator"]
+        use_adv = lc.adv_weight > 0 and step >= lc.disc_start_step
+        use_feat = use_adv and lc.feat_weight > 0 and step >= lc.feat_start_step
+        acc = len(micro_batches)
+        logs: list[dict[str, torch.Tensor]] = []
+        recons: list[torch.Tensor] = []
+
+        opt_g.zero_grad(set_to_none=True)
+        for mb in micro_batches:
+            wav = mb["wav"].to(fabric.device)
+            gens = sample_generators(tc.seed, mb["sample_id"], salt=11, device=wav.device)
+            out = ae(wav, generator=gens)
+            rec = reconstruction_losses(wav, out.recon, lc)
+            kl = kl_loss(out.mean, out.logvar)
+            loss = rec["recon"] + lc.kl_weight * kl
+            log = {k: v.detach() for k, v in rec.items() if k != "recon"}
+            log["kl"] = kl.detach()
+            if use_adv:
+                fake = disc(out.recon)
+                adv = generator_adv_loss(fake)
+                loss = loss + lc.adv_weight * adv
+                log["adv"] = adv.detach()
+                if use_feat:
+                    with torch.no_grad():
+                        real = disc(wav)
+                    feat = feature_matching_loss(real, fake)
+                    loss = loss + lc.feat_weight * feat
+                    log["feat"] = feat.detach()
+            log["loss"] = loss.detach()
+            fabric.backward(loss / acc)
+            recons.append(out.recon.detach())
+            logs.append(log)
+        if tc.grad_clip > 0:
+            fabric.clip_gradients(ae, opt_g, max_norm=tc.grad_clip, error_if_nonfinite=False)
+        opt_g.step()
+
+        if use_adv:
+            opt_d.zero_grad(set_to_none=True)
+            for mb, rec_wav, log in zip(micro_batches, recons, logs):
+                wav = mb["wav"].to(fabric.device)
+                d_loss = discriminator_loss(disc(wav), disc(rec_wav))
+                fabric.backward(d_loss / acc)
+                log["disc"] = d_loss.detach()
+            if tc.grad_clip > 0:
+                fabric.clip_gradients(disc, opt_d, max_norm=tc.grad_clip, error_if_nonfinite=False)
+            opt_d.step()
+        return _mean_logs(logs)
+
+    def export_components(self, ema: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
+        return {"autoencoder": ema["autoencoder"].state_dict()}
+
+
+class DiffusionStage:
+    """Multi-task in-context latent diffusion on a latent cache (``jen1 data encode``)."""
+
+    name = "diffusion"
+    ema_names = ("unet",)
+
+    def __init__(self, cfg: Jen1Config, data_dir: str | Path):
+        from jen1.data.latents import LatentCache
+
+        self.cache = LatentCache(data_dir)
+        # The autoencoder and text encoder are fixed by the cache: take their configs from it.
+        ae_cfg = self.cache.config.autoencoder
+        if cfg.text.name != self.cache.text_encoder:
+            raise Jen1Error(
+                f"the latent cache was encoded with text encoder '{self.cache.text_encoder}' but the "
+                f"config asks for '{cfg.text.name}'"
+            )
+        self.cfg = dataclasses.replace(cfg, autoencoder=ae_cfg)
+        self.train_cfg: TrainConfig = cfg.train_diffusion
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    def prepare_run_dir(self, run_dir: Path) -> None:
+        """Keep the autoencoder (and normaliser) this run trains on beside its checkpoints."""
+        import shutil
+
+        from jen1.train.export import RUN_AUTOENCODER
+
+        dst = Path(run_dir) / RUN_AUTOENCODER
+        if not dst.exists():
+            shutil.copytree(self.cache.dir / "autoencoder", dst)
+
+    def build(self, device: torch.device) -> None:
+        from jen1.diffusion.unet import UNet1D
+
+        unet = UNet1D(self.cfg.unet, self.cfg.autoencoder.latent_dim, self.cfg.text.dim).to(device)
+        self.modules = {"unet": unet}
+        self.optimizers = {"unet": build_optimizer(list(unet.parameters()), self.train_cfg)}
+
+    def dataset(self) -> Dataset:
+        frames = round(self.train_cfg.segment_seconds * self.cfg.autoencoder.frame_rate)
+        return self.cache.dataset("train", num_frames=frames, seed=self.train_cfg.seed)
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "z": torch.stack([it["z"] for it in items]),
+            "text_emb": torch.stack([it["text_emb"] for it in items]),
+            "text_mask": torch.stack([it["text_mask"] for it in items]),
+            "sample_id": torch.tensor([it["sample_id"] for it in items]),
+        }
+
+    def training_step(self, fabric: Any, micro_batches: list[dict[str, Any]], step: int) -> dict[str, float]:
+        from jen1.diffusion.train_step import diffusion_train_step
+
+        tc = self.train_cfg
+        unet, opt = self.modules["unet"], self.optimizers["unet"]
+        acc = len(micro_batches)
+        logs = []
+        opt.zero_grad(set_to_none=True)
+        for mb in micro_batches:
+            dev = fabric.device
+            gens = sample_generators(tc.seed, mb["sample_id"], salt=23, device=dev)
+            out = diffusion_train_step(unet, mb["z"].to(dev), mb["text_emb"].to(dev),
+                                       mb["text_mask"].to(dev), self.cfg.diffusion, gens)
+            fabric.backward(out["loss"] / acc)
+            logs.append({k: v.detach() for k, v in out.items()})
+        if tc.grad_clip > 0:
+            fabric.clip_gradients(unet, opt, max_norm=tc.grad_clip, error_if_nonfinite=False)
+        opt.step()
+        return _mean_logs(logs)
+
+    def export_components(self, ema: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
+        return {"autoencoder": self.cache.autoencoder_state(), "unet": ema["unet"].state_dict()}
+
+
+STAGES = {"autoencoder": AutoencoderStage, "diffusion": DiffusionStage}
