@@ -1,0 +1,110 @@
+"""End-to-end generation speed and memory: prints a table and writes JSON.
+
+For each duration: wall time split into text encoding, sampling and decoding, x real time, and
+the process's peak RSS (each case runs in a fresh subprocess so peaks do not mix). Continuation
+cases measure a long left-to-right continuation (sliding causal window + chunked decode).
+
+    python benchmarks/bench_generate.py [--model DIR] [--seconds 10 30 60] [--continue 30 120 600]
+        [--steps N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def _child(args: argparse.Namespace) -> None:
+    import resource
+
+    import torch
+
+    from jen1.pipeline import Pipeline
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    pipe = Pipeline.from_pretrained(args.model)
+    load_s = time.perf_counter() - t0
+    steps = args.steps or pipe.cfg.sampling.steps
+    prompt = "an upbeat bossa nova with nylon guitar and soft drums at 120 BPM"
+    pipe.generate(prompt, seconds=1.0, steps=2, seed=0)  # warm-up (kernels, allocator)
+    res: dict = {"task": args.task, "seconds": args.case, "steps": steps, "load_s": load_s,
+                 "threads": torch.get_num_threads()}
+    if args.task == "generate":
+        t = time.perf_counter()
+        emb = pipe._encode_text([prompt])
+        res["text_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        gen = torch.Generator().manual_seed(0)
+        b, c = 1, pipe.cfg.autoencoder.latent_dim
+        z = pipe._roll(torch.zeros(b, c, 0), torch.zeros(b, 1, 0), pipe._frames(args.case), emb,
+                       first_causal=False, settings=(steps, pipe.cfg.sampling.cfg_scale,
+                                                     pipe.cfg.sampling.sampler),
+                       generator=gen, neg=None, drop_text=False, callback=None)
+        res["sampling_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        pipe.decode_latents(z, length=round(args.case * 48000))
+        res["decode_s"] = time.perf_counter() - t
+        res["total_s"] = res["text_s"] + res["sampling_s"] + res["decode_s"]
+    else:
+        seed_audio = pipe.generate(prompt, seconds=5.0, steps=steps, seed=0)
+        t = time.perf_counter()
+        pipe.continue_(seed_audio, prompt, seconds=args.case, steps=steps, seed=1)
+        res["total_s"] = time.perf_counter() - t
+    res["x_realtime"] = args.case / res["total_s"]
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(res))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=None)
+    p.add_argument("--seconds", type=float, nargs="*", default=[10, 30, 60])
+    p.add_argument("--continue", dest="cont", type=float, nargs="*", default=[30, 120, 600])
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", default=None)
+    p.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--_task", dest="task", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--_case", dest="case", type=float, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args._child:
+        _child(args)
+        return
+    cases = [("generate", s) for s in args.seconds] + [("continue", s) for s in args.cont]
+    results = []
+    for task, sec in cases:
+        cmd = [sys.executable, __file__, "--_child", "--_task", task, "--_case", str(sec)]
+        for flag, val in (("--model", args.model), ("--steps", args.steps), ("--threads", args.threads)):
+            if val is not None:
+                cmd += [flag, str(val)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+        line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+        if out.returncode != 0 or not line:
+            print(out.stderr[-2000:], file=sys.stderr)
+            raise SystemExit(f"case {task} {sec} s failed")
+        results.append(json.loads(line[0][7:]))
+        r = results[-1]
+        print(f"{task:<9} {sec:>6.0f} s  total {r['total_s']:7.2f} s  {r['x_realtime']:6.1f}x real time"
+              + (f"  (text {r['text_s']:.2f}, sampling {r['sampling_s']:.2f}, decode {r['decode_s']:.2f})"
+                 if task == "generate" else "")
+              + f"  peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    import platform
+
+    import torch
+
+    doc = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+           "torch": torch.__version__, "results": results}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=1)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
