@@ -27,23 +27,23 @@ def sample_generators(seed: int, sample_ids: Sequence[int] | torch.Tensor, salt:
     return gens
 
 
+def _draw(fn, shape: Sequence[int], generator: Generators, device: torch.device | str,
+          dtype: torch.dtype) -> torch.Tensor:
+    if generator is None or isinstance(generator, torch.Generator):
+        return fn(tuple(shape), generator=generator, device=device, dtype=dtype)
+    if len(generator) != shape[0]:
+        raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+    rows = [fn(tuple(shape[1:]), generator=g, device=g.device, dtype=dtype) for g in generator]
+    return torch.stack(rows).to(device)
+
+
 def randn(shape: Sequence[int], generator: Generators, *, device: torch.device | str = "cpu",
           dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``torch.randn(shape)``; with a list of generators, row b comes from generator b."""
-    if generator is None or isinstance(generator, torch.Generator):
-        return torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype)
-    if len(generator) != shape[0]:
-        raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
-    return torch.stack([torch.randn(tuple(shape[1:]), generator=g, device=g.device, dtype=dtype)
-                        for g in generator]).to(device)
+    return _draw(torch.randn, shape, generator, device, dtype)
 
 
 def rand(shape: Sequence[int], generator: Generators, *, device: torch.device | str = "cpu",
          dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``torch.rand(shape)``; with a list of generators, row b comes from generator b."""
-    if generator is None or isinstance(generator, torch.Generator):
-        return torch.rand(tuple(shape), generator=generator, device=device, dtype=dtype)
-    if len(generator) != shape[0]:
-        raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
-    return torch.stack([torch.rand(tuple(shape[1:]), generator=g, device=g.device, dtype=dtype)
-                        for g in generator]).to(device)
+    return _draw(torch.rand, shape, generator, device, dtype)

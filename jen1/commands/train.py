@@ -40,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("run_dir", type=Path)
     e.add_argument("model_dir", type=Path)
     e.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    e.add_argument("--card", type=Path, default=None, help="markdown file to ship as model_card.md")
     e.add_argument("--overwrite", action="store_true")
     e.set_defaults(func=run_export)
 
@@ -87,7 +88,8 @@ def run_export(args: argparse.Namespace) -> int:
     dtype = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
     cfg, components, step = export_run(args.run_dir)
     assert isinstance(cfg, Jen1Config)
-    save_model_dir(args.model_dir, cfg, components, dtype=dtype)
+    card = args.card.read_text() if args.card else None
+    save_model_dir(args.model_dir, cfg, components, dtype=dtype, card=card)
     sizes = {k: sum(v.numel() for v in sd.values()) for k, sd in components.items()}
     print(json.dumps({"model_dir": str(args.model_dir), "step": step, "parameters": sizes}))
     return 0
