@@ -13,6 +13,7 @@ fallback: a missing encoder is an error that says what to install or where to pu
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class TextEncoder:
         self.max_length = max_length
         self.device = torch.device(device)
         self.tokenizer, self.model = _load(name)
+        self._lock = threading.Lock()  # fast tokenizers are not thread-safe (web server threads)
         self.model.to(self.device).eval().requires_grad_(False)
         self.dim = int(self.model.config.d_model if hasattr(self.model.config, "d_model")
                        else self.model.config.hidden_size)
@@ -55,10 +57,11 @@ class TextEncoder:
         """
         if isinstance(prompts, str):
             prompts = [prompts]
-        tok = self.tokenizer(
-            list(prompts), padding=True, truncation=True, max_length=self.max_length,
-            return_tensors="pt",
-        )
+        with self._lock:
+            tok = self.tokenizer(
+                list(prompts), padding=True, truncation=True, max_length=self.max_length,
+                return_tensors="pt",
+            )
         tok = {k: v.to(self.device) for k, v in tok.items() if k in ("input_ids", "attention_mask")}
         out = self.model(**tok)
         emb = out.last_hidden_state.float()

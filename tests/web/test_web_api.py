@@ -1,0 +1,105 @@
+"""The HTTP API of a running ``jen1 serve`` (tiny random model): results, errors, bad uploads."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+httpx = pytest.importorskip("httpx")
+
+
+def _wav(resp) -> tuple[np.ndarray, int]:
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "audio/wav"
+    data, sr = sf.read(io.BytesIO(resp.content), dtype="float32")
+    return data, sr
+
+
+def test_health(web_server):
+    h = httpx.get(web_server.url + "/api/health").json()
+    assert h["status"] == "ok" and h["sample_rate"] == 48000
+    assert h["max_seconds"] == web_server.max_seconds and h["queue"]["admitted"] == 0
+
+
+def test_generate_returns_wav_and_seed(web_server):
+    body = {"prompt": "calm piano", "seconds": 1.5, "seed": 7, "steps": 3, "cfg": 2.0}
+    r1 = httpx.post(web_server.url + "/api/generate", json=body, timeout=60)
+    data, sr = _wav(r1)
+    assert sr == 48000 and data.shape == (72000, 2) and np.isfinite(data).all()
+    assert r1.headers["x-jen1-seed"] == "7"
+    r2 = httpx.post(web_server.url + "/api/generate", json=body, timeout=60)
+    assert r2.content == r1.content  # same seed, same audio
+    r3 = httpx.post(web_server.url + "/api/generate", json={"prompt": "calm piano", "seconds": 0.5},
+                    timeout=60)
+    _wav(r3)
+    assert int(r3.headers["x-jen1-seed"]) >= 0  # a random seed, reported
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"prompt": "", "seconds": 1}, 400, "prompt is empty"),
+    ({"prompt": "x", "secs": 1}, 400, "unknown field(s) secs"),
+    ({"prompt": "x", "seconds": 99}, 400, "at most 10 s"),
+    ({"prompt": "x", "sampler": "nope"}, 400, "unknown sampler"),
+    ([1, 2], 400, "JSON object"),
+])
+def test_generate_errors_are_one_line_json(web_server, body, status, words):
+    r = httpx.post(web_server.url + "/api/generate", json=body, timeout=30)
+    assert r.status_code == status and words in r.json()["error"]
+
+
+def test_inpaint_and_continue(web_server, song_wav_bytes):
+    files = {"audio": ("song.wav", song_wav_bytes, "audio/wav")}
+    r = httpx.post(web_server.url + "/api/inpaint", files=files,
+                   data={"start": "0.5", "end": "1.0", "prompt": "violin", "seed": "1"}, timeout=60)
+    data, sr = _wav(r)
+    assert sr == 48000 and data.shape == (96000, 2)
+    src = sf.read(io.BytesIO(song_wav_bytes), dtype="float32")[0]
+    # outside the gap the input is kept (resampled 44.1 -> 48 kHz, then 24-bit PCM)
+    assert np.abs(data[:12000, 0]).max() > 0.1 and np.abs(src).max() > 0.1
+    r = httpx.post(web_server.url + "/api/continue", files=files, data={"seconds": "1"}, timeout=60)
+    data, _ = _wav(r)
+    assert data.shape == (144000, 2)
+
+
+def test_bad_uploads_get_the_message(web_server, tmp_path):
+    """(c) a non-audio file and a too-large file, through the HTTP API and through Gradio."""
+    not_audio = {"audio": ("notes.wav", b"these are my notes, not audio\n" * 50, "audio/wav")}
+    r = httpx.post(web_server.url + "/api/inpaint", files=not_audio,
+                   data={"start": "0.1", "end": "0.2"}, timeout=30)
+    assert r.status_code == 400
+    assert r.json()["error"] == ("notes.wav is not an audio file jen1 can read "
+                                 "(use WAV, FLAC, OGG or MP3)")
+    big = {"audio": ("big.wav", b"\0" * (2 * 1024 * 1024), "audio/wav")}
+    r = httpx.post(web_server.url + "/api/continue", files=big, data={"seconds": "1"}, timeout=30)
+    assert r.status_code == 413 and "the upload limit is 1 MB" in r.json()["error"]
+    r = httpx.post(web_server.url + "/api/continue", files={"prompt": ("a", b"x")}, timeout=30)
+    assert r.status_code == 400 and "form field 'audio'" in r.json()["error"]
+
+    # the UI's upload route (Gradio) refuses a too-large file before anything reads it
+    r = httpx.post(web_server.url + "/gradio_api/upload",
+                   files={"files": ("big.wav", big["audio"][1])}, timeout=30)
+    assert r.status_code == 413 and "maximum allowed size" in r.text
+    # and the UI's inpaint handler refuses non-audio with the same message as the API
+    from gradio_client import Client, handle_file
+
+    path = tmp_path / "notes.wav"
+    path.write_bytes(not_audio["audio"][1])
+    client = Client(web_server.url + "/", verbose=False, download_files=str(tmp_path / "dl"))
+    with pytest.raises(Exception, match="notes.wav is not an audio file jen1 can read"):
+        client.predict(handle_file(str(path)), 0.1, 0.2, "", 4, 2.0, "dpmpp_2m", "", "",
+                       api_name="/inpaint")
+
+
+def test_gradio_api_generate(web_server, tmp_path):
+    """The UI's own API (gradio_client) works too and reports the seed it used."""
+    from gradio_client import Client
+
+    client = Client(web_server.url + "/", verbose=False, download_files=str(tmp_path))
+    audio, download, info, image, *_ = client.predict(
+        "ambient pad", 1.0, 3, 2.0, "ddim", "123", "", api_name="/generate")
+    data, sr = sf.read(audio)
+    assert sr == 48000 and data.shape == (48000, 2)
+    assert "seed 123" in info and download.endswith(".wav")
