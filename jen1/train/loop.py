@@ -169,8 +169,10 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     run_dir = Path(opts.run_dir)
     precision = opts.precision or tc.precision
     loggers = [
-        CSVLogger(str(run_dir), name="logs", version=0, flush_logs_every_n_steps=tc.log_every),
-        TensorBoardLogger(str(run_dir), name="tensorboard", version=0),
+        # each (re)start logs into a new version_N folder, so a resumed run never overwrites the
+        # curve before it
+        CSVLogger(str(run_dir), name="logs", flush_logs_every_n_steps=tc.log_every),
+        TensorBoardLogger(str(run_dir), name="tensorboard"),
     ]
     fabric = Fabric(
         accelerator=opts.accelerator, devices=opts.devices, num_nodes=opts.num_nodes,
