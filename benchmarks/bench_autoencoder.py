@@ -72,8 +72,9 @@ def _codec_case(config: str, seconds: float, bf16: bool, threads: int, reps: int
     }
 
 
-def _train_case(config: str, batch: int, seconds: float, bf16: bool, adv: bool, threads: int,
-                reps: int) -> dict:
+def _train_case(
+    config: str, batch: int, seconds: float, bf16: bool, adv: bool, threads: int, reps: int
+) -> dict:
     import torch
 
     from jen1.autoencoder import losses as L
@@ -163,42 +164,61 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-train", action="store_true", help="skip the training-step cases")
     args = p.parse_args(argv)
 
-    results: dict = {"config": args.config, "threads": args.threads,
-                     "load_average_before": list(os.getloadavg()), **_sizes(args.config)}
-    print(f"config {args.config}: encoder {results['encoder_params'] / 1e6:.2f}M, decoder "
-          f"{results['decoder_params'] / 1e6:.2f}M, discriminator "
-          f"{results['discriminator_params'] / 1e6:.3f}M params; hop {results['hop']}")
+    results: dict = {
+        "config": args.config,
+        "threads": args.threads,
+        "load_average_before": list(os.getloadavg()),
+        **_sizes(args.config),
+    }
+    print(
+        f"config {args.config}: encoder {results['encoder_params'] / 1e6:.2f}M, decoder "
+        f"{results['decoder_params'] / 1e6:.2f}M, discriminator "
+        f"{results['discriminator_params'] / 1e6:.3f}M params; hop {results['hop']}"
+    )
 
     codec = []
-    print(f"{'audio':>7} {'dtype':>5} {'chunked':>7} {'enc s':>7} {'enc xRT':>8} {'enc cpu':>8} "
-          f"{'dec s':>7} {'dec xRT':>8} {'dec cpu':>8} {'peak RSS MB':>12}")
+    print(
+        f"{'audio':>7} {'dtype':>5} {'chunked':>7} {'enc s':>7} {'enc xRT':>8} {'enc cpu':>8} "
+        f"{'dec s':>7} {'dec xRT':>8} {'dec cpu':>8} {'peak RSS MB':>12}"
+    )
     for seconds in (10.0,) if args.quick else (10.0, 60.0):
         for bf16 in (True, False):
             r = _in_subprocess(_codec_case, args.config, seconds, bf16, args.threads, args.reps)
             codec.append(r)
-            print(f"{r['seconds']:>6.0f}s {r['dtype']:>5} {str(r['chunked']):>7} "
-                  f"{r['encode_s']:>7.3f} {r['encode_xrt']:>8.1f} {r['encode_cpu_s']:>8.3f} "
-                  f"{r['decode_s']:>7.3f} {r['decode_xrt']:>8.1f} {r['decode_cpu_s']:>8.3f} "
-                  f"{r['peak_rss_mb']:>12.0f}", flush=True)
+            print(
+                f"{r['seconds']:>6.0f}s {r['dtype']:>5} {str(r['chunked']):>7} "
+                f"{r['encode_s']:>7.3f} {r['encode_xrt']:>8.1f} {r['encode_cpu_s']:>8.3f} "
+                f"{r['decode_s']:>7.3f} {r['decode_xrt']:>8.1f} {r['decode_cpu_s']:>8.3f} "
+                f"{r['peak_rss_mb']:>12.0f}",
+                flush=True,
+            )
     results["codec"] = codec
 
     if not args.no_train:
         train = []
-        print(f"\ntraining step, batch 8 x 2 s\n{'dtype':>5} {'adv':>5} {'step s':>7} "
-              f"{'cpu s':>7} {'samples/s':>10} {'peak RSS MB':>12}")
+        print(
+            f"\ntraining step, batch 8 x 2 s\n{'dtype':>5} {'adv':>5} {'step s':>7} "
+            f"{'cpu s':>7} {'samples/s':>10} {'peak RSS MB':>12}"
+        )
         for bf16 in (True,) if args.quick else (True, False):
             for adv in (False, True):
-                r = _in_subprocess(_train_case, args.config, 8, 2.0, bf16, adv, args.threads,
-                                   max(1, args.reps - 1))
+                r = _in_subprocess(
+                    _train_case, args.config, 8, 2.0, bf16, adv, args.threads, max(1, args.reps - 1)
+                )
                 train.append(r)
-                print(f"{r['dtype']:>5} {str(r['adversarial']):>5} {r['step_s']:>7.2f} "
-                      f"{r['step_cpu_s']:>7.2f} {r['samples_per_s']:>10.2f} "
-                      f"{r['peak_rss_mb']:>12.0f}", flush=True)
+                print(
+                    f"{r['dtype']:>5} {str(r['adversarial']):>5} {r['step_s']:>7.2f} "
+                    f"{r['step_cpu_s']:>7.2f} {r['samples_per_s']:>10.2f} "
+                    f"{r['peak_rss_mb']:>12.0f}",
+                    flush=True,
+                )
         results["train"] = train
 
     results["load_average_after"] = list(os.getloadavg())
-    print(f"load average before/after: {results['load_average_before'][0]:.2f} / "
-          f"{results['load_average_after'][0]:.2f} (other processes skew wall times)")
+    print(
+        f"load average before/after: {results['load_average_before'][0]:.2f} / "
+        f"{results['load_average_after'][0]:.2f} (other processes skew wall times)"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

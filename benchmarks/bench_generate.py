@@ -33,8 +33,13 @@ def _child(args: argparse.Namespace) -> None:
     steps = args.steps or pipe.cfg.sampling.steps
     prompt = "an upbeat bossa nova with nylon guitar and soft drums at 120 BPM"
     pipe.generate(prompt, seconds=1.0, steps=2, seed=0)  # warm-up (kernels, allocator)
-    res: dict = {"task": args.task, "seconds": args.case, "steps": steps, "load_s": load_s,
-                 "threads": torch.get_num_threads()}
+    res: dict = {
+        "task": args.task,
+        "seconds": args.case,
+        "steps": steps,
+        "load_s": load_s,
+        "threads": torch.get_num_threads(),
+    }
     if args.task == "generate":
         t = time.perf_counter()
         emb = pipe._encode_text([prompt])
@@ -42,10 +47,18 @@ def _child(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         gen = torch.Generator().manual_seed(0)
         b, c = 1, pipe.cfg.autoencoder.latent_dim
-        z = pipe._roll(torch.zeros(b, c, 0), torch.zeros(b, 1, 0), pipe._frames(args.case), emb,
-                       first_causal=False, settings=(steps, pipe.cfg.sampling.cfg_scale,
-                                                     pipe.cfg.sampling.sampler),
-                       generator=gen, neg=None, drop_text=False, callback=None)
+        z = pipe._roll(
+            torch.zeros(b, c, 0),
+            torch.zeros(b, 1, 0),
+            pipe._frames(args.case),
+            emb,
+            first_causal=False,
+            settings=(steps, pipe.cfg.sampling.cfg_scale, pipe.cfg.sampling.sampler),
+            generator=gen,
+            neg=None,
+            drop_text=False,
+            callback=None,
+        )
         res["sampling_s"] = time.perf_counter() - t
         t = time.perf_counter()
         pipe.decode_latents(z, length=round(args.case * 48000))
@@ -62,7 +75,9 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--model", default=None)
     p.add_argument("--seconds", type=float, nargs="*", default=[10, 30, 60])
     p.add_argument("--continue", dest="cont", type=float, nargs="*", default=[30, 120, 600])
@@ -80,7 +95,11 @@ def main() -> None:
     results = []
     for task, sec in cases:
         cmd = [sys.executable, __file__, "--_child", "--_task", task, "--_case", str(sec)]
-        for flag, val in (("--model", args.model), ("--steps", args.steps), ("--threads", args.threads)):
+        for flag, val in (
+            ("--model", args.model),
+            ("--steps", args.steps),
+            ("--threads", args.threads),
+        ):
             if val is not None:
                 cmd += [flag, str(val)]
         out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
@@ -90,16 +109,28 @@ def main() -> None:
             raise SystemExit(f"case {task} {sec} s failed")
         results.append(json.loads(line[0][7:]))
         r = results[-1]
-        print(f"{task:<9} {sec:>6.0f} s  total {r['total_s']:7.2f} s  {r['x_realtime']:6.1f}x real time"
-              + (f"  (text {r['text_s']:.2f}, sampling {r['sampling_s']:.2f}, decode {r['decode_s']:.2f})"
-                 if task == "generate" else "")
-              + f"  peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"{task:<9} {sec:>6.0f} s  total {r['total_s']:7.2f} s  "
+            f"{r['x_realtime']:6.1f}x real time"
+            + (
+                f"  (text {r['text_s']:.2f}, sampling {r['sampling_s']:.2f}, "
+                f"decode {r['decode_s']:.2f})"
+                if task == "generate"
+                else ""
+            )
+            + f"  peak RSS {r['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
     import platform
 
     import torch
 
-    doc = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-           "torch": torch.__version__, "results": results}
+    doc = {
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "results": results,
+    }
     if args.json:
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)

@@ -64,8 +64,9 @@ def matmul_gflops(repeats: int, stat: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--config", default="small", help="preset name or config JSON")
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length")
     parser.add_argument("--batch", type=int, default=2, help="forward batch (2 = one CFG pair)")
@@ -73,8 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=25, help="sampler steps for the estimate")
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--stat", choices=sorted(STAT), default="median",
-                        help="statistic over repeats (min on a shared machine)")
+    parser.add_argument(
+        "--stat",
+        choices=sorted(STAT),
+        default="median",
+        help="statistic over repeats (min on a shared machine)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--json", type=Path, default=None, help="write results here")
     args = parser.parse_args(argv)
@@ -147,8 +152,11 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [
         ("parameters", f"{res['params'] / 1e6:.2f} M"),
-        ("shape", f"batch {b} x {2 * c + 1} ch x {frames} frames ({args.seconds:g} s), "
-                   f"S={args.text_tokens}"),
+        (
+            "shape",
+            f"batch {b} x {2 * c + 1} ch x {frames} frames ({args.seconds:g} s), "
+            f"S={args.text_tokens}",
+        ),
         ("forward fp32", f"{res['forward_fp32_ms']:.1f} ms"),
         ("forward bf16", f"{res['forward_bf16_ms']:.1f} ms"),
         ("forward bf16 causal", f"{res['forward_bf16_causal_ms']:.1f} ms"),
@@ -156,13 +164,17 @@ def main(argv: list[str] | None = None) -> int:
         ("achieved (bf16)", f"{res['forward_bf16_gflops']:.0f} GFLOP/s"),
         ("matmul 2048^3 bf16", f"{res['matmul_bf16_gflops']:.0f} GFLOP/s"),
         ("achieved / matmul", f"{100 * res['forward_bf16_vs_matmul']:.0f} %"),
-        (f"sampling {args.steps} steps", f"{res['sampling_estimate_s']:.2f} s "
-                                         f"({res['realtime_factor']:.1f}x real time)"),
+        (
+            f"sampling {args.steps} steps",
+            f"{res['sampling_estimate_s']:.2f} s ({res['realtime_factor']:.1f}x real time)",
+        ),
         (f"train step bf16 (batch {tb})", f"{res['train_step_bf16_ms']:.0f} ms"),
     ]
     width = max(len(k) for k, _ in rows)
-    print(f"UNet1D benchmark: config {args.config}, {res['threads']} threads, {args.stat} of "
-          f"{args.repeats} runs, torch {torch.__version__}")
+    print(
+        f"UNet1D benchmark: config {args.config}, {res['threads']} threads, {args.stat} of "
+        f"{args.repeats} runs, torch {torch.__version__}"
+    )
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
     if args.json is not None:

@@ -125,7 +125,9 @@ def audio_info(path: str | Path) -> dict[str, Any]:
     try:
         info = sf.info(str(path))
     except Exception as e:
-        raise AudioError(f"cannot read audio file {path}: {str(e).strip() or type(e).__name__}") from None
+        raise AudioError(
+            f"cannot read audio file {path}: {str(e).strip() or type(e).__name__}"
+        ) from None
     return {
         "sample_rate": info.samplerate,
         "channels": info.channels,
@@ -165,7 +167,5 @@ def save_audio(
     if subtype.upper() != "FLOAT":
         arr = np.clip(arr, -1.0, 1.0)
     fmt = {".flac": "FLAC", ".ogg": "OGG"}.get(path.suffix.lower(), "WAV")
-    atomic_write(
-        path, lambda p: sf.write(str(p), arr.T, sample_rate, subtype=subtype, format=fmt)
-    )
+    atomic_write(path, lambda p: sf.write(str(p), arr.T, sample_rate, subtype=subtype, format=fmt))
     return path

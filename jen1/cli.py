@@ -91,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         if args.debug:
             raise
-        sys.stderr.write("error: out of memory (try fewer --seconds, a smaller --batch or --steps)\n")
+        sys.stderr.write(
+            "error: out of memory (try fewer --seconds, a smaller --batch or --steps)\n"
+        )
         return 2
     except RuntimeError as e:
         if args.debug:

@@ -32,7 +32,9 @@ ProgressFn = Callable[[int, int], None]  # callback(done_steps, total_steps), 1-
 
 def _as_batch_audio(audio: Any, what: str = "audio") -> torch.Tensor:
     """numpy/tensor (2, L) or (B, 2, L) -> float32 tensor (B, 2, L)."""
-    x = torch.as_tensor(np.asarray(audio, dtype=np.float32) if not isinstance(audio, torch.Tensor) else audio)
+    x = torch.as_tensor(
+        np.asarray(audio, dtype=np.float32) if not isinstance(audio, torch.Tensor) else audio
+    )
     x = x.float()
     if x.ndim == 2:
         x = x[None]
@@ -63,8 +65,15 @@ class Pipeline:
             BF16 and on GPUs).
     """
 
-    def __init__(self, cfg: Jen1Config, autoencoder: torch.nn.Module, unet: torch.nn.Module,
-                 text_encoder: Any, *, bf16: bool = True):
+    def __init__(
+        self,
+        cfg: Jen1Config,
+        autoencoder: torch.nn.Module,
+        unet: torch.nn.Module,
+        text_encoder: Any,
+        *,
+        bf16: bool = True,
+    ):
         self.cfg = cfg
         self.autoencoder = autoencoder.eval().requires_grad_(False)
         self.unet = unet.eval().requires_grad_(False)
@@ -75,8 +84,13 @@ class Pipeline:
 
     # --- loading ---------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, *, device: str | torch.device = "cpu",
-                        bf16: bool = True) -> "Pipeline":
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        *,
+        device: str | torch.device = "cpu",
+        bf16: bool = True,
+    ) -> "Pipeline":
         """Load a model directory; ``None`` loads the default model shipped with the package."""
         from jen1.autoencoder.model import AudioAutoencoder
         from jen1.checkpoint import load_model_dir, load_state_strict
@@ -119,7 +133,9 @@ class Pipeline:
         emb, mask = self.text_encoder.encode(list(prompts))
         return emb.to(self.device), mask.to(self.device)
 
-    def _generator(self, seed: int | None, generator: torch.Generator | None) -> tuple[torch.Generator, int | None]:
+    def _generator(
+        self, seed: int | None, generator: torch.Generator | None
+    ) -> tuple[torch.Generator, int | None]:
         if generator is not None:
             return generator, seed
         if seed is None:
@@ -141,10 +157,22 @@ class Pipeline:
             wav = self.autoencoder.decode_chunked(z, length=length)
         return wav.float().clamp(-1, 1)
 
-    def _sample(self, known: torch.Tensor, mask: torch.Tensor, emb: torch.Tensor,
-                emb_mask: torch.Tensor, *, causal: bool, steps: int, cfg_scale: float,
-                sampler: str, generator: torch.Generator, neg: tuple | None,
-                drop_text: bool, callback: ProgressFn | None) -> torch.Tensor:
+    def _sample(
+        self,
+        known: torch.Tensor,
+        mask: torch.Tensor,
+        emb: torch.Tensor,
+        emb_mask: torch.Tensor,
+        *,
+        causal: bool,
+        steps: int,
+        cfg_scale: float,
+        sampler: str,
+        generator: torch.Generator,
+        neg: tuple | None,
+        drop_text: bool,
+        callback: ProgressFn | None,
+    ) -> torch.Tensor:
         from jen1.diffusion.generate import sample_latents
 
         if drop_text:  # no prompt: sample unconditionally (the learned null text)
@@ -153,10 +181,20 @@ class Pipeline:
             emb, emb_mask = self._null_text(emb.shape[0])
         with self._autocast():
             return sample_latents(
-                self.unet, self.cfg.diffusion, known=known, mask=mask, text_emb=emb,
-                text_mask=emb_mask, neg_text_emb=None if neg is None else neg[0],
-                neg_text_mask=None if neg is None else neg[1], sampler=sampler, steps=steps,
-                cfg_scale=cfg_scale, causal=causal, generator=generator, callback=callback,
+                self.unet,
+                self.cfg.diffusion,
+                known=known,
+                mask=mask,
+                text_emb=emb,
+                text_mask=emb_mask,
+                neg_text_emb=None if neg is None else neg[0],
+                neg_text_mask=None if neg is None else neg[1],
+                sampler=sampler,
+                steps=steps,
+                cfg_scale=cfg_scale,
+                causal=causal,
+                generator=generator,
+                callback=callback,
             ).float()
 
     def _null_text(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,7 +203,9 @@ class Pipeline:
         mask = torch.zeros(batch, 1, dtype=torch.bool, device=self.device)
         return emb, mask
 
-    def _settings(self, steps: int | None, cfg_scale: float | None, sampler: str | None) -> tuple[int, float, str]:
+    def _settings(
+        self, steps: int | None, cfg_scale: float | None, sampler: str | None
+    ) -> tuple[int, float, str]:
         from jen1.diffusion.generate import get_sampler
 
         s = self.cfg.sampling
@@ -180,7 +220,9 @@ class Pipeline:
         return steps, cfg_scale, sampler
 
     @staticmethod
-    def _prompts(prompts: str | list[str] | None, batch: int | None, required: bool) -> list[str] | None:
+    def _prompts(
+        prompts: str | list[str] | None, batch: int | None, required: bool
+    ) -> list[str] | None:
         if prompts is None or (isinstance(prompts, str) and not prompts.strip()):
             if required:
                 raise Jen1Error("the prompt is empty: describe the music to generate")
@@ -198,9 +240,20 @@ class Pipeline:
             raise Jen1Error(f"got {len(prompts)} prompts for a batch of {batch} inputs")
         return prompts
 
-    def _roll(self, known: torch.Tensor, mask: torch.Tensor, total_frames: int, text: tuple,
-              *, first_causal: bool, settings: tuple, generator: torch.Generator, neg: tuple | None,
-              drop_text: bool, callback: ProgressFn | None) -> torch.Tensor:
+    def _roll(
+        self,
+        known: torch.Tensor,
+        mask: torch.Tensor,
+        total_frames: int,
+        text: tuple,
+        *,
+        first_causal: bool,
+        settings: tuple,
+        generator: torch.Generator,
+        neg: tuple | None,
+        drop_text: bool,
+        callback: ProgressFn | None,
+    ) -> torch.Tensor:
         """Fill ``total_frames`` latents window by window.
 
         ``known``/``mask`` (B, C, T0)/(B, 1, T0) give the frames known at the start (T0 may be
@@ -230,21 +283,42 @@ class Pipeline:
             end = min(start + window, total_frames)
             cb = None
             if callback is not None:
-                cb = (lambda i, n, w=w: callback(w * n + i, n_win * n))
+
+                def cb(i: int, n: int, w: int = w) -> None:
+                    callback(w * n + i, n_win * n)
+
             causal = first_causal if w == 0 else True
-            z = self._sample(out[..., start:end], have[..., start:end], *text, causal=causal,
-                             steps=steps, cfg_scale=cfg_scale, sampler=sampler, generator=generator,
-                             neg=neg, drop_text=drop_text, callback=cb)
+            z = self._sample(
+                out[..., start:end],
+                have[..., start:end],
+                *text,
+                causal=causal,
+                steps=steps,
+                cfg_scale=cfg_scale,
+                sampler=sampler,
+                generator=generator,
+                neg=neg,
+                drop_text=drop_text,
+                callback=cb,
+            )
             out[..., start:end] = z
             have[..., start:end] = 1.0
         return out
 
     # --- tasks -----------------------------------------------------------------------------
-    def generate(self, prompts: str | list[str], seconds: float | None = None, *,
-                 steps: int | None = None, cfg_scale: float | None = None,
-                 sampler: str | None = None, seed: int | None = None,
-                 generator: torch.Generator | None = None, negative_prompt: str | None = None,
-                 callback: ProgressFn | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        prompts: str | list[str],
+        seconds: float | None = None,
+        *,
+        steps: int | None = None,
+        cfg_scale: float | None = None,
+        sampler: str | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        negative_prompt: str | None = None,
+        callback: ProgressFn | None = None,
+    ) -> torch.Tensor:
         """Text-to-music.
 
         Args:
@@ -270,9 +344,18 @@ class Pipeline:
         num_samples = round(seconds * self.sample_rate)
         total = self._frames(seconds)
         empty = torch.zeros(b, self.cfg.autoencoder.latent_dim, 0, device=self.device)
-        z = self._roll(empty, torch.zeros(b, 1, 0, device=self.device), total, text,
-                       first_causal=False, settings=settings, generator=gen, neg=neg,
-                       drop_text=False, callback=callback)
+        z = self._roll(
+            empty,
+            torch.zeros(b, 1, 0, device=self.device),
+            total,
+            text,
+            first_causal=False,
+            settings=settings,
+            generator=gen,
+            neg=neg,
+            drop_text=False,
+            callback=callback,
+        )
         return self.decode_latents(z, length=num_samples)
 
     def _negative(self, negative_prompt: str | None, batch: int) -> tuple | None:
@@ -281,11 +364,22 @@ class Pipeline:
         emb, mask = self._encode_text([negative_prompt])
         return emb.expand(batch, -1, -1), mask.expand(batch, -1)
 
-    def inpaint(self, audio: Any, start: float, end: float, prompts: str | list[str] | None = None,
-                *, steps: int | None = None, cfg_scale: float | None = None,
-                sampler: str | None = None, seed: int | None = None,
-                generator: torch.Generator | None = None, negative_prompt: str | None = None,
-                crossfade_seconds: float = 0.05, callback: ProgressFn | None = None) -> torch.Tensor:
+    def inpaint(
+        self,
+        audio: Any,
+        start: float,
+        end: float,
+        prompts: str | list[str] | None = None,
+        *,
+        steps: int | None = None,
+        cfg_scale: float | None = None,
+        sampler: str | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        negative_prompt: str | None = None,
+        crossfade_seconds: float = 0.05,
+        callback: ProgressFn | None = None,
+    ) -> torch.Tensor:
         """Regenerate ``[start, end)`` seconds of ``audio``, keeping everything else.
 
         Outside [start, end] the output equals the input sample for sample; inside, the first
@@ -305,9 +399,13 @@ class Pipeline:
         if not (isinstance(start, (int, float)) and isinstance(end, (int, float))):
             raise Jen1Error("start and end must be numbers of seconds")
         if not 0 <= start < end:
-            raise Jen1Error(f"the inpainting range must satisfy 0 <= start < end, got {start}..{end}")
+            raise Jen1Error(
+                f"the inpainting range must satisfy 0 <= start < end, got {start}..{end}"
+            )
         if end > duration + 1e-6:
-            raise Jen1Error(f"the inpainting range {start}..{end} s ends after the audio ({duration:.2f} s)")
+            raise Jen1Error(
+                f"the inpainting range {start}..{end} s ends after the audio ({duration:.2f} s)"
+            )
         if not 0 <= crossfade_seconds <= 0.1:
             raise Jen1Error("crossfade_seconds must be between 0 and 0.1")
         window_s = self.cfg.sampling.window_seconds
@@ -330,31 +428,55 @@ class Pipeline:
         seg = wav[..., s0:s1]
         z = self.encode_audio(seg)
         mask = torch.ones(b, 1, z.shape[-1], device=self.device)
-        mask[..., f_start - w0:f_end - w0] = 0.0
+        mask[..., f_start - w0 : f_end - w0] = 0.0
         # 2. sample the gap bidirectionally
         text = self._encode_text(prompts_l) if prompts_l else self._null_text(b)
         neg = self._negative(negative_prompt, b)
         steps_, cfg_, sampler_ = settings
-        zg = self._sample(z, mask, *text, causal=False, steps=steps_, cfg_scale=cfg_,
-                          sampler=sampler_, generator=gen, neg=neg, drop_text=prompts_l is None,
-                          callback=callback)
+        zg = self._sample(
+            z,
+            mask,
+            *text,
+            causal=False,
+            steps=steps_,
+            cfg_scale=cfg_,
+            sampler=sampler_,
+            generator=gen,
+            neg=neg,
+            drop_text=prompts_l is None,
+            callback=callback,
+        )
         gen_wav = self.decode_latents(zg, length=seg.shape[-1]).to(wav.device)
         # 3. splice: input outside [start, end], generated inside, crossfades inside the gap
         a, e = round(start * self.sample_rate), round(end * self.sample_rate)
         out = wav.clone()
-        out[..., a:e] = gen_wav[..., a - s0:e - s0]
+        out[..., a:e] = gen_wav[..., a - s0 : e - s0]
         xf = min(round(crossfade_seconds * self.sample_rate), (e - a) // 2)
         if xf > 0:
             ramp = torch.linspace(0, 1, xf + 2)[1:-1]
-            out[..., a:a + xf] = wav[..., a:a + xf] * (1 - ramp) + gen_wav[..., a - s0:a - s0 + xf] * ramp
-            out[..., e - xf:e] = gen_wav[..., e - xf - s0:e - s0] * (1 - ramp) + wav[..., e - xf:e] * ramp
+            out[..., a : a + xf] = (
+                wav[..., a : a + xf] * (1 - ramp) + gen_wav[..., a - s0 : a - s0 + xf] * ramp
+            )
+            out[..., e - xf : e] = (
+                gen_wav[..., e - xf - s0 : e - s0] * (1 - ramp) + wav[..., e - xf : e] * ramp
+            )
         return out
 
-    def continue_(self, audio: Any, prompts: str | list[str] | None = None, seconds: float = 10.0,
-                  *, steps: int | None = None, cfg_scale: float | None = None,
-                  sampler: str | None = None, seed: int | None = None,
-                  generator: torch.Generator | None = None, negative_prompt: str | None = None,
-                  crossfade_seconds: float = 0.05, callback: ProgressFn | None = None) -> torch.Tensor:
+    def continue_(
+        self,
+        audio: Any,
+        prompts: str | list[str] | None = None,
+        seconds: float = 10.0,
+        *,
+        steps: int | None = None,
+        cfg_scale: float | None = None,
+        sampler: str | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        negative_prompt: str | None = None,
+        crossfade_seconds: float = 0.05,
+        callback: ProgressFn | None = None,
+    ) -> torch.Tensor:
         """Continue ``audio`` left to right by ``seconds`` (unidirectional / causal mode).
 
         The output starts with the input unchanged, except its last ``crossfade_seconds`` (at
@@ -379,15 +501,24 @@ class Pipeline:
         if n_in == 0:
             raise Jen1Error(f"the audio to continue is too short (at least {hop} samples)")
         c0 = max(0, n_in - context)
-        z_ctx = self.encode_audio(wav[..., c0 * hop:n_in * hop])
+        z_ctx = self.encode_audio(wav[..., c0 * hop : n_in * hop])
         new = round(seconds * self.sample_rate)
         total_samples = length + new
         total_frames = math.ceil(total_samples / hop) - c0
         text = self._encode_text(prompts_l) if prompts_l else self._null_text(b)
         neg = self._negative(negative_prompt, b)
-        z = self._roll(z_ctx, torch.ones(b, 1, z_ctx.shape[-1], device=self.device), total_frames,
-                       text, first_causal=True, settings=settings, generator=gen, neg=neg,
-                       drop_text=prompts_l is None, callback=callback)
+        z = self._roll(
+            z_ctx,
+            torch.ones(b, 1, z_ctx.shape[-1], device=self.device),
+            total_frames,
+            text,
+            first_causal=True,
+            settings=settings,
+            generator=gen,
+            neg=neg,
+            drop_text=prompts_l is None,
+            callback=callback,
+        )
         gen_wav = self.decode_latents(z, length=total_samples - c0 * hop).to(wav.device)
         j = length - c0 * hop  # where the input ends inside gen_wav
         out = torch.cat([wav, gen_wav[..., j:]], dim=-1)
@@ -396,6 +527,7 @@ class Pipeline:
             # the input's last xf samples fade into the model's own decoding of them, which runs
             # seamlessly into the continuation (decoded in the same pass)
             ramp = torch.linspace(0, 1, xf + 2)[1:-1]
-            out[..., length - xf:length] = (wav[..., length - xf:] * (1 - ramp)
-                                            + gen_wav[..., j - xf:j] * ramp)
+            out[..., length - xf : length] = (
+                wav[..., length - xf :] * (1 - ramp) + gen_wav[..., j - xf : j] * ramp
+            )
         return out

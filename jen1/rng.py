@@ -15,8 +15,12 @@ import torch
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
-def sample_generators(seed: int, sample_ids: Sequence[int] | torch.Tensor, salt: int = 0,
-                      device: str | torch.device = "cpu") -> list[torch.Generator]:
+def sample_generators(
+    seed: int,
+    sample_ids: Sequence[int] | torch.Tensor,
+    salt: int = 0,
+    device: str | torch.device = "cpu",
+) -> list[torch.Generator]:
     """One generator per sample, seeded by (seed, salt, sample id)."""
     ids = sample_ids.tolist() if isinstance(sample_ids, torch.Tensor) else list(sample_ids)
     gens = []
@@ -27,8 +31,9 @@ def sample_generators(seed: int, sample_ids: Sequence[int] | torch.Tensor, salt:
     return gens
 
 
-def _draw(fn, shape: Sequence[int], generator: Generators, device: torch.device | str,
-          dtype: torch.dtype) -> torch.Tensor:
+def _draw(
+    fn, shape: Sequence[int], generator: Generators, device: torch.device | str, dtype: torch.dtype
+) -> torch.Tensor:
     if generator is None or isinstance(generator, torch.Generator):
         return fn(tuple(shape), generator=generator, device=device, dtype=dtype)
     if len(generator) != shape[0]:
@@ -37,13 +42,23 @@ def _draw(fn, shape: Sequence[int], generator: Generators, device: torch.device 
     return torch.stack(rows).to(device)
 
 
-def randn(shape: Sequence[int], generator: Generators, *, device: torch.device | str = "cpu",
-          dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def randn(
+    shape: Sequence[int],
+    generator: Generators,
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """``torch.randn(shape)``; with a list of generators, row b comes from generator b."""
     return _draw(torch.randn, shape, generator, device, dtype)
 
 
-def rand(shape: Sequence[int], generator: Generators, *, device: torch.device | str = "cpu",
-         dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def rand(
+    shape: Sequence[int],
+    generator: Generators,
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """``torch.rand(shape)``; with a list of generators, row b comes from generator b."""
     return _draw(torch.rand, shape, generator, device, dtype)

@@ -62,6 +62,10 @@ def tiny_model_dir(tmp_path_factory):
     ae = AudioAutoencoder(cfg.autoencoder)
     unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
     d = tmp_path_factory.mktemp("tiny-model")
-    save_model_dir(d, cfg, {"autoencoder": ae.state_dict(), "unet": unet.state_dict()},
-                   card="# tiny test model (random weights)\n")
+    save_model_dir(
+        d,
+        cfg,
+        {"autoencoder": ae.state_dict(), "unet": unet.state_dict()},
+        card="# tiny test model (random weights)\n",
+    )
     return d

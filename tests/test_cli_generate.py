@@ -11,8 +11,13 @@ SR = 48000
 
 
 def jen1(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "jen1.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "jen1.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +30,29 @@ def clip(tmp_path_factory):
 
 def test_generate_writes_exact_duration_and_is_seeded(tiny_model_dir, tmp_path):
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
-    r = jen1("generate", "calm piano", "--seconds", 0.75, "--seed", 5, "--model", tiny_model_dir, "-o", a)
+    r = jen1(
+        "generate", "calm piano", "--seconds", 0.75, "--seed", 5, "--model", tiny_model_dir, "-o", a
+    )
     assert r.returncode == 0, r.stderr
     assert f"wrote {a}" in r.stdout and "seed 5" in r.stdout
     info = sf.info(str(a))
     assert (info.samplerate, info.channels, info.frames) == (SR, 2, round(0.75 * SR))
-    assert jen1("generate", "calm piano", "--seconds", 0.75, "--seed", 5, "--model", tiny_model_dir,
-                "-o", b, "--no-progress").returncode == 0
+    assert (
+        jen1(
+            "generate",
+            "calm piano",
+            "--seconds",
+            0.75,
+            "--seed",
+            5,
+            "--model",
+            tiny_model_dir,
+            "-o",
+            b,
+            "--no-progress",
+        ).returncode
+        == 0
+    )
     assert a.read_bytes() == b.read_bytes()
 
 
@@ -41,27 +62,55 @@ def test_never_overwrites_without_flag(tiny_model_dir, tmp_path):
     r = jen1("generate", "rock", "--seconds", 0.3, "--model", tiny_model_dir, "-o", out)
     assert r.returncode == 2 and r.stderr.startswith("error:") and "--overwrite" in r.stderr
     assert out.read_bytes() == b"mine"
-    r = jen1("generate", "rock", "--seconds", 0.3, "--model", tiny_model_dir, "-o", out, "--overwrite")
+    r = jen1(
+        "generate", "rock", "--seconds", 0.3, "--model", tiny_model_dir, "-o", out, "--overwrite"
+    )
     assert r.returncode == 0 and sf.info(str(out)).frames == round(0.3 * SR)
 
 
 def test_batch_numbers_outputs(tiny_model_dir, tmp_path):
-    r = jen1("generate", "funk", "--seconds", 0.3, "--batch", 2, "--model", tiny_model_dir, "-o",
-             tmp_path / "v.wav")
+    r = jen1(
+        "generate",
+        "funk",
+        "--seconds",
+        0.3,
+        "--batch",
+        2,
+        "--model",
+        tiny_model_dir,
+        "-o",
+        tmp_path / "v.wav",
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "v-1.wav").exists() and (tmp_path / "v-2.wav").exists()
 
 
 def test_inpaint_and_continue(tiny_model_dir, tmp_path, clip):
-    r = jen1("inpaint", clip, "a flute", "--start", 0.2, "--end", 0.5, "--model", tiny_model_dir,
-             "-o", tmp_path / "i.wav", "--seed", 1, "--float")
+    r = jen1(
+        "inpaint",
+        clip,
+        "a flute",
+        "--start",
+        0.2,
+        "--end",
+        0.5,
+        "--model",
+        tiny_model_dir,
+        "-o",
+        tmp_path / "i.wav",
+        "--seed",
+        1,
+        "--float",
+    )
     assert r.returncode == 0, r.stderr
     src, _ = sf.read(str(clip), dtype="float32")
     out, _ = sf.read(str(tmp_path / "i.wav"), dtype="float32")
     assert out.shape == src.shape
     assert np.array_equal(out[: round(0.2 * SR)], src[: round(0.2 * SR)])
-    assert np.array_equal(out[round(0.5 * SR):], src[round(0.5 * SR):])
-    r = jen1("continue", clip, "--seconds", 1.25, "--model", tiny_model_dir, "-o", tmp_path / "c.wav")
+    assert np.array_equal(out[round(0.5 * SR) :], src[round(0.5 * SR) :])
+    r = jen1(
+        "continue", clip, "--seconds", 1.25, "--model", tiny_model_dir, "-o", tmp_path / "c.wav"
+    )
     assert r.returncode == 0, r.stderr
     assert sf.info(str(tmp_path / "c.wav")).frames == SR + round(1.25 * SR)
 
@@ -83,8 +132,12 @@ def test_inpaint_and_continue(tiny_model_dir, tmp_path, clip):
 def test_errors_are_one_line_exit_2(tiny_model_dir, tmp_path, clip, args, match):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio" * 20)
-    subs = {"CLIP": str(clip), "OUT": str(tmp_path / "o.wav"), "NOFILE": str(tmp_path / "no.wav"),
-            "BAD": str(bad)}
+    subs = {
+        "CLIP": str(clip),
+        "OUT": str(tmp_path / "o.wav"),
+        "NOFILE": str(tmp_path / "no.wav"),
+        "BAD": str(bad),
+    }
     args = [subs.get(a, a) for a in args]
     if "-o" not in args:
         args += ["-o", str(tmp_path / "o.wav")]

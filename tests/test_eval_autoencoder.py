@@ -24,11 +24,30 @@ def test_metrics_identical_vs_noisy():
 def test_eval_autoencoder_cli(tiny_model_dir, tmp_path):
     rng = np.random.default_rng(1)
     for i in range(2):
-        sf.write(str(tmp_path / f"c{i}.wav"), rng.uniform(-0.3, 0.3, (12000, 2)).astype(np.float32), 48000)
+        sf.write(
+            str(tmp_path / f"c{i}.wav"),
+            rng.uniform(-0.3, 0.3, (12000, 2)).astype(np.float32),
+            48000,
+        )
     out = tmp_path / "res.json"
-    r = subprocess.run([sys.executable, "-m", "jen1.cli", "eval", "autoencoder", "--model",
-                        str(tiny_model_dir), "--data", str(tmp_path), "--json", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jen1.cli",
+            "eval",
+            "autoencoder",
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(tmp_path),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert "SI-SDR" in r.stdout and "mid" in r.stdout
     res = json.loads(out.read_text())

@@ -38,8 +38,15 @@ def test_generate_longer_than_window_slides(pipe):
 
 @pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "heun"])
 def test_samplers_and_guidance(pipe, sampler):
-    wav = pipe.generate("folk", seconds=0.3, seed=0, sampler=sampler, steps=3, cfg_scale=1.0,
-                        negative_prompt="noise")
+    wav = pipe.generate(
+        "folk",
+        seconds=0.3,
+        seed=0,
+        sampler=sampler,
+        steps=3,
+        cfg_scale=1.0,
+        negative_prompt="noise",
+    )
     assert wav.shape == (1, 2, round(0.3 * SR))
 
 
@@ -50,7 +57,7 @@ def test_inpaint_keeps_outside_exactly(pipe):
     a, e = round(0.3 * SR), round(0.6 * SR)
     assert out.shape == (1, 2, SR)
     assert torch.equal(out[0, :, :a], audio[:, :a]) and torch.equal(out[0, :, e:], audio[:, e:])
-    assert not torch.allclose(out[0, :, a + 4800:e - 4800], audio[:, a + 4800:e - 4800])
+    assert not torch.allclose(out[0, :, a + 4800 : e - 4800], audio[:, a + 4800 : e - 4800])
 
 
 def test_inpaint_without_prompt(pipe):
@@ -60,7 +67,9 @@ def test_inpaint_without_prompt(pipe):
 
 
 def test_continue_prefix_and_length(pipe):
-    audio = torch.from_numpy(np.random.default_rng(1).uniform(-0.3, 0.3, (2, 30000)).astype(np.float32))
+    audio = torch.from_numpy(
+        np.random.default_rng(1).uniform(-0.3, 0.3, (2, 30000)).astype(np.float32)
+    )
     out = pipe.continue_(audio, "more of the same", seconds=1.7, seed=0)
     assert out.shape == (1, 2, 30000 + round(1.7 * SR))
     keep = 30000 - round(0.05 * SR)

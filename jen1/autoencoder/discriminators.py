@@ -18,7 +18,10 @@ from jen1.config import AutoencoderLossConfig
 
 
 def _conv2d(
-    cin: int, cout: int, kernel: tuple[int, int], stride: tuple[int, int] = (1, 1),
+    cin: int,
+    cout: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
     dilation: tuple[int, int] = (1, 1),
 ) -> nn.Module:
     padding = (dilation[0] * (kernel[0] - 1) // 2, dilation[1] * (kernel[1] - 1) // 2)
@@ -55,8 +58,13 @@ class STFTDiscriminator(nn.Module):
         with torch.autocast(wav.device.type, enabled=False):
             x = rearrange(wav.float(), "b a l -> (b a) l")
             spec = torch.stft(
-                x, self.n_fft, hop_length=self.hop, window=self.window, center=True,
-                normalized=True, return_complex=True,
+                x,
+                self.n_fft,
+                hop_length=self.hop,
+                window=self.window,
+                center=True,
+                normalized=True,
+                return_complex=True,
             )  # (B*A, F, N)
             spec = torch.view_as_real(spec)  # (B*A, F, N, 2)
             h = rearrange(spec, "(b a) f n r -> b (r a) n f", b=b)

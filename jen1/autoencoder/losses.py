@@ -63,7 +63,11 @@ def stft_magnitude(wav: Tensor, n_fft: int, hop: int | None = None) -> Tensor:
     with torch.autocast(wav.device.type, enabled=False):
         x = rearrange(wav.float(), "b c l -> (b c) l")
         spec = torch.stft(
-            x, n_fft, hop_length=hop, window=_hann(n_fft).to(x.device), center=True,
+            x,
+            n_fft,
+            hop_length=hop,
+            window=_hann(n_fft).to(x.device),
+            center=True,
             return_complex=True,
         )
         mag = spec.abs()

@@ -7,11 +7,16 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reconstruct", help="encode then decode a file with the autoencoder",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "reconstruct",
+        help="encode then decode a file with the autoencoder",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("input", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
+    p.add_argument(
+        "--model", type=Path, default=None, help="model directory (default: shipped model)"
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run)
 
@@ -31,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     est = reconstruct(ae, wav)
     save_audio(args.output, est[0], overwrite=args.overwrite)
     m = clip_metrics(wav, est)
-    print(f"wrote {args.output}; SI-SDR {m['si_sdr/stereo']:.2f} dB, MR-STFT {m['mrstft/stereo']:.3f}, "
-          f"mel {m['mel/stereo']:.3f}")
+    print(
+        f"wrote {args.output}; SI-SDR {m['si_sdr/stereo']:.2f} dB, "
+        f"MR-STFT {m['mrstft/stereo']:.3f}, "
+        f"mel {m['mel/stereo']:.3f}"
+    )
     return 0

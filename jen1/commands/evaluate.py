@@ -12,16 +12,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     p = sub.add_parser("eval", help="evaluate a model", formatter_class=fmt)
     which = p.add_subparsers(dest="what", metavar="WHAT")
-    a = which.add_parser("autoencoder", help="SI-SDR, MR-STFT and mel distance of reconstructions",
-                         formatter_class=fmt)
+    a = which.add_parser(
+        "autoencoder",
+        help="SI-SDR, MR-STFT and mel distance of reconstructions",
+        formatter_class=fmt,
+    )
     a.add_argument("--model", type=Path, default=None, help="model directory (default: shipped)")
-    a.add_argument("--data", type=Path, required=True,
-                   help="a corpus directory (its test split is used) or a folder of audio files")
+    a.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="a corpus directory (its test split is used) or a folder of audio files",
+    )
     a.add_argument("--split", default="test")
     a.add_argument("--n", type=int, default=50, help="at most this many clips")
     a.add_argument("--seconds", type=float, default=10.0, help="crop each clip to this length")
     a.add_argument("--json", type=Path, default=None, help="write the results here")
-    a.add_argument("--png", type=Path, default=None, help="spectrogram comparison (default: beside --json)")
+    a.add_argument(
+        "--png", type=Path, default=None, help="spectrogram comparison (default: beside --json)"
+    )
     a.set_defaults(func=run_autoencoder)
     _add_generation(which, fmt)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -49,8 +58,12 @@ def run_autoencoder(args: argparse.Namespace) -> int:
     from jen1.paths import default_model_dir
 
     png = args.png or (args.json.with_suffix(".png") if args.json else None)
-    result = evaluate_autoencoder(args.model or default_model_dir(), _files(args.data, args.split, args.n),
-                                  seconds=args.seconds, png=png)
+    result = evaluate_autoencoder(
+        args.model or default_model_dir(),
+        _files(args.data, args.split, args.n),
+        seconds=args.seconds,
+        png=png,
+    )
     print(format_table(result))
     if args.json:
         write_json(result, args.json)
@@ -59,15 +72,24 @@ def run_autoencoder(args: argparse.Namespace) -> int:
 
 
 def _add_generation(which: argparse._SubParsersAction, fmt: type) -> None:
-    g = which.add_parser("generation", formatter_class=fmt,
-                         help="FAD-musicnn, tag agreement and attribute adherence of "
-                         "generated clips")
+    g = which.add_parser(
+        "generation",
+        formatter_class=fmt,
+        help="FAD-musicnn, tag agreement and attribute adherence of generated clips",
+    )
     g.add_argument("--model", type=Path, default=None, help="model directory (default: shipped)")
-    g.add_argument("--prompts", type=Path, required=True,
-                   help="text file (one prompt a line) or a corpus test_prompts.jsonl")
-    g.add_argument("--reference", type=Path, required=True,
-                   help="a corpus directory (its --split clips are the reference) or a folder "
-                   "of audio")
+    g.add_argument(
+        "--prompts",
+        type=Path,
+        required=True,
+        help="text file (one prompt a line) or a corpus test_prompts.jsonl",
+    )
+    g.add_argument(
+        "--reference",
+        type=Path,
+        required=True,
+        help="a corpus directory (its --split clips are the reference) or a folder of audio",
+    )
     g.add_argument("--reference2", type=Path, default=None, help="a second reference set")
     g.add_argument("--split", default="test", help="corpus split used as the reference")
     g.add_argument("--n", type=int, default=50, help="number of clips to generate")
@@ -76,16 +98,28 @@ def _add_generation(which: argparse._SubParsersAction, fmt: type) -> None:
     g.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
     g.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the model's)")
     g.add_argument("--seed", type=int, default=0, help="batch k uses seed + k")
-    g.add_argument("--reconstruct", action="store_true",
-                   help="also FAD of the autoencoder's reconstructions of the reference (ceiling)")
-    g.add_argument("--style-train", type=int, default=200,
-                   help="corpus train clips for the style classifier (0: no style metric)")
-    g.add_argument("--fad-hop", type=float, default=1.0,
-                   help="hop of the 3 s musicnn patches in seconds (0: no overlap)")
+    g.add_argument(
+        "--reconstruct",
+        action="store_true",
+        help="also FAD of the autoencoder's reconstructions of the reference (ceiling)",
+    )
+    g.add_argument(
+        "--style-train",
+        type=int,
+        default=200,
+        help="corpus train clips for the style classifier (0: no style metric)",
+    )
+    g.add_argument(
+        "--fad-hop",
+        type=float,
+        default=1.0,
+        help="hop of the 3 s musicnn patches in seconds (0: no overlap)",
+    )
     g.add_argument("--json", type=Path, default=None, help="write the results here")
     g.add_argument("--out", type=Path, default=None, help="folder for spectrogram and metric PNGs")
-    g.add_argument("--save-audio", action="store_true",
-                   help="also write the clips into --out/audio")
+    g.add_argument(
+        "--save-audio", action="store_true", help="also write the clips into --out/audio"
+    )
     g.add_argument("--no-progress", dest="progress", action="store_false")
     g.set_defaults(func=run_generation)
 
@@ -94,11 +128,24 @@ def run_generation(args: argparse.Namespace) -> int:
     from jen1.eval.generation import evaluate_generation, format_table, write_json
 
     result = evaluate_generation(
-        args.model, args.prompts, args.reference, n=args.n, seconds=args.seconds, batch=args.batch,
-        steps=args.steps, cfg_scale=args.cfg, seed=args.seed, reference2=args.reference2,
-        split=args.split, reconstruct=args.reconstruct, style_train=args.style_train,
-        fad_hop=args.fad_hop or None, out_dir=args.out, save_audio=args.save_audio,
-        progress=args.progress)
+        args.model,
+        args.prompts,
+        args.reference,
+        n=args.n,
+        seconds=args.seconds,
+        batch=args.batch,
+        steps=args.steps,
+        cfg_scale=args.cfg,
+        seed=args.seed,
+        reference2=args.reference2,
+        split=args.split,
+        reconstruct=args.reconstruct,
+        style_train=args.style_train,
+        fad_hop=args.fad_hop or None,
+        out_dir=args.out,
+        save_audio=args.save_audio,
+        progress=args.progress,
+    )
     print(format_table(result))
     if args.json:
         write_json(result, args.json)

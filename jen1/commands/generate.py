@@ -15,15 +15,23 @@ def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
     if default_out is None:
         p.add_argument("-o", "--output", type=Path, required=True, help="output WAV path")
     else:
-        p.add_argument("-o", "--output", type=Path, default=Path(default_out), help="output WAV path")
+        p.add_argument(
+            "-o", "--output", type=Path, default=Path(default_out), help="output WAV path"
+        )
     p.add_argument("--seed", type=int, default=None, help="random seed (printed when not given)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
     p.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
     p.add_argument("--sampler", default=None, help="dpmpp_2m | ddim | heun (default: the model's)")
     p.add_argument("--negative", default=None, help="negative prompt: steer away from this")
-    p.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
-    p.add_argument("--batch", type=int, default=1,
-                   help="number of variations; outputs are numbered OUT-1.wav, OUT-2.wav, ...")
+    p.add_argument(
+        "--model", type=Path, default=None, help="model directory (default: shipped model)"
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="number of variations; outputs are numbered OUT-1.wav, OUT-2.wav, ...",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--float", dest="float32", action="store_true", help="write 32-bit float WAV")
     p.add_argument("--no-progress", dest="progress", action="store_false")
@@ -59,8 +67,11 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
     out: Path = args.output
     if out.suffix.lower() != ".wav":
         raise Jen1Error(f"the output must be a .wav file, got {out}")
-    paths = [out] if args.batch == 1 else [out.with_name(f"{out.stem}-{k + 1}{out.suffix}")
-                                          for k in range(args.batch)]
+    paths = (
+        [out]
+        if args.batch == 1
+        else [out.with_name(f"{out.stem}-{k + 1}{out.suffix}") for k in range(args.batch)]
+    )
     for p in paths:
         if p.exists() and not args.overwrite:
             raise Jen1Error(f"{p} already exists (pass --overwrite to replace it)")
@@ -99,8 +110,13 @@ def _pipeline(args: argparse.Namespace):
 
 
 def _sampling_kwargs(args: argparse.Namespace, seed: int) -> dict:
-    return {"steps": args.steps, "cfg_scale": args.cfg, "sampler": args.sampler, "seed": seed,
-            "negative_prompt": args.negative}
+    return {
+        "steps": args.steps,
+        "cfg_scale": args.cfg,
+        "sampler": args.sampler,
+        "seed": seed,
+        "negative_prompt": args.negative,
+    }
 
 
 def _seed(args: argparse.Namespace) -> int:
@@ -141,8 +157,9 @@ def run_generate(args: argparse.Namespace) -> int:
     seed = _seed(args)
     pipe = _pipeline(args)
     bar, cb = _progress(args, "generate")
-    wav = pipe.generate([args.prompt] * args.batch, args.seconds, callback=cb,
-                        **_sampling_kwargs(args, seed))
+    wav = pipe.generate(
+        [args.prompt] * args.batch, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
+    )
     if bar is not None:
         bar.close()
     return _save(args, paths, wav, seed, t0)
@@ -159,8 +176,14 @@ def _load_input(path: Path):
 def run_inpaint(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     _validate_sampler(args)
-    if not (math.isfinite(args.start) and math.isfinite(args.end)) or args.start < 0 or args.start >= args.end:
-        raise Jen1Error(f"--start must be >= 0 and less than --end (got {args.start} and {args.end})")
+    if (
+        not (math.isfinite(args.start) and math.isfinite(args.end))
+        or args.start < 0
+        or args.start >= args.end
+    ):
+        raise Jen1Error(
+            f"--start must be >= 0 and less than --end (got {args.start} and {args.end})"
+        )
     paths = _outputs(args)
     wav = _load_input(args.input)
     duration = wav.shape[-1] / 48000
@@ -170,8 +193,9 @@ def run_inpaint(args: argparse.Namespace) -> int:
     pipe = _pipeline(args)
     bar, cb = _progress(args, "inpaint")
     batch = wav[None].expand(args.batch, -1, -1)
-    out = pipe.inpaint(batch, args.start, args.end, args.prompt, callback=cb,
-                       **_sampling_kwargs(args, seed))
+    out = pipe.inpaint(
+        batch, args.start, args.end, args.prompt, callback=cb, **_sampling_kwargs(args, seed)
+    )
     if bar is not None:
         bar.close()
     return _save(args, paths, out, seed, t0)
@@ -187,8 +211,9 @@ def run_continue(args: argparse.Namespace) -> int:
     pipe = _pipeline(args)
     bar, cb = _progress(args, "continue")
     batch = wav[None].expand(args.batch, -1, -1)
-    out = pipe.continue_(batch, args.prompt, args.seconds, callback=cb,
-                         **_sampling_kwargs(args, seed))
+    out = pipe.continue_(
+        batch, args.prompt, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
+    )
     if bar is not None:
         bar.close()
     return _save(args, paths, out, seed, t0)

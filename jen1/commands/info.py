@@ -28,7 +28,10 @@ def collect() -> dict[str, object]:
     model_dir = default_model_dir()
     bf16 = False
     try:
-        bf16 = bool(torch.backends.mkldnn.is_available()) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        bf16 = (
+            bool(torch.backends.mkldnn.is_available())
+            and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
     except Exception:
         bf16 = False
     return {

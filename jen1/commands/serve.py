@@ -15,25 +15,54 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     d = ServerSettings()  # the defaults live there
     p = sub.add_parser(
-        "serve", help="web UI and HTTP API (needs the 'web' extra: gradio)",
+        "serve",
+        help="web UI and HTTP API (needs the 'web' extra: gradio)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Serve the Generate / Inpaint / Continue web UI at / and the HTTP API at "
-                    "/api (POST /api/generate -> WAV). Binds to the loopback address only, "
-                    "unless --host says otherwise.",
+        "/api (POST /api/generate -> WAV). Binds to the loopback address only, "
+        "unless --host says otherwise.",
     )
-    p.add_argument("--host", default=d.host,
-                   help="address to bind (0.0.0.0 exposes the server to your network)")
+    p.add_argument(
+        "--host",
+        default=d.host,
+        help="address to bind (0.0.0.0 exposes the server to your network)",
+    )
     p.add_argument("--port", type=int, default=d.port, help="TCP port")
-    p.add_argument("--model", type=Path, default=None, metavar="DIR",
-                   help="model directory made by 'jen1 export' (None: the shipped model)")
-    p.add_argument("--max-queue", type=int, default=d.max_queue, metavar="N",
-                   help="requests that may wait; more are refused with a 'busy' message")
-    p.add_argument("--concurrency", type=int, default=d.concurrency, metavar="N",
-                   help="model calls run at the same time")
-    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, metavar="MB",
-                   help="largest upload accepted (MiB)")
-    p.add_argument("--max-seconds", type=float, default=d.max_seconds, metavar="S",
-                   help="longest audio generated, added or accepted as input")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="model directory made by 'jen1 export' (None: the shipped model)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=d.max_queue,
+        metavar="N",
+        help="requests that may wait; more are refused with a 'busy' message",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=d.concurrency,
+        metavar="N",
+        help="model calls run at the same time",
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=d.max_upload_mb,
+        metavar="MB",
+        help="largest upload accepted (MiB)",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=d.max_seconds,
+        metavar="S",
+        help="longest audio generated, added or accepted as input",
+    )
     p.set_defaults(func=run_serve)
 
 
@@ -42,26 +71,34 @@ def _check_host(host: str) -> None:
         addr = ipaddress.ip_address(host)
     except ValueError:
         if host != "localhost":
-            raise Jen1Error("--host must be an IP address such as 127.0.0.1 or 0.0.0.0, "
-                            f"got {host!r}") from None
+            raise Jen1Error(
+                f"--host must be an IP address such as 127.0.0.1 or 0.0.0.0, got {host!r}"
+            ) from None
         return
     if not addr.is_loopback:
-        sys.stderr.write(f"warning: serving on {host}: anyone who can reach this machine can use "
-                         "the model\n")
+        sys.stderr.write(
+            f"warning: serving on {host}: anyone who can reach this machine can use the model\n"
+        )
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from jen1.web.settings import ServerSettings
 
     _check_host(args.host)
-    settings = ServerSettings(host=args.host, port=args.port, max_queue=args.max_queue,
-                              concurrency=args.concurrency, max_upload_mb=args.max_upload_mb,
-                              max_seconds=args.max_seconds)
+    settings = ServerSettings(
+        host=args.host,
+        port=args.port,
+        max_queue=args.max_queue,
+        concurrency=args.concurrency,
+        max_upload_mb=args.max_upload_mb,
+        max_seconds=args.max_seconds,
+    )
     try:
         import gradio  # noqa: F401
     except ModuleNotFoundError:
-        raise Jen1Error("jen1 serve needs gradio: pip install 'jen1[web]' "
-                        "(or gradio==6.31.0)") from None
+        raise Jen1Error(
+            "jen1 serve needs gradio: pip install 'jen1[web]' (or gradio==6.31.0)"
+        ) from None
     from jen1.pipeline import Pipeline
     from jen1.web.server import check_port, serve
 

@@ -10,9 +10,12 @@ from pathlib import Path
 def add_parser(sub: argparse._SubParsersAction) -> None:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     p = sub.add_parser(
-        "train", help="train the autoencoder or the diffusion model", formatter_class=fmt,
+        "train",
+        help="train the autoencoder or the diffusion model",
+        formatter_class=fmt,
         description=(
-            "Train one stage on Lightning Fabric. One CPU: the defaults. One GPU: --accelerator gpu."
+            "Train one stage on Lightning Fabric. One CPU: the defaults."
+            " One GPU: --accelerator gpu."
             " Several GPUs: --devices N (DDP). Several nodes: launch with torchrun or srun and pass"
             " --num-nodes M --devices N. Stop any time (Ctrl-C / SIGTERM saves a checkpoint);"
             " continue with --resume."
@@ -20,8 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("stage", choices=["autoencoder", "diffusion"])
     p.add_argument("--config", default="small", help="tiny | small | paper | path/to/config.json")
-    p.add_argument("--data", required=True, type=Path,
-                   help="autoencoder: a corpus directory; diffusion: a latent cache (jen1 data encode)")
+    p.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="autoencoder: a corpus directory; diffusion: a latent cache (jen1 data encode)",
+    )
     p.add_argument("--out", required=True, type=Path, help="run directory (checkpoints, logs)")
     p.add_argument("--max-steps", type=int, default=None, help="default: the config's max_steps")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
@@ -31,12 +38,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", default="auto", help="auto | ddp | ...")
     p.add_argument("--precision", default=None, help="bf16-mixed | 32-true (default: config)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override, repeatable, e.g. --set train_autoencoder.lr=1e-4")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, repeatable, e.g. --set train_autoencoder.lr=1e-4",
+    )
     p.set_defaults(func=run_train)
 
-    e = sub.add_parser("export", help="write a run's EMA weights as a model directory",
-                       formatter_class=fmt)
+    e = sub.add_parser(
+        "export", help="write a run's EMA weights as a model directory", formatter_class=fmt
+    )
     e.add_argument("run_dir", type=Path)
     e.add_argument("model_dir", type=Path)
     e.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
@@ -63,9 +77,17 @@ def run_train(args: argparse.Namespace) -> int:
     stage = STAGES[args.stage](cfg, args.data)
     args.out.mkdir(parents=True, exist_ok=True)
     devices: int | str = int(args.devices) if str(args.devices).isdigit() else args.devices
-    opts = RunOptions(run_dir=args.out, max_steps=args.max_steps, resume=args.resume,
-                      accelerator=args.accelerator, devices=devices, num_nodes=args.num_nodes,
-                      strategy=args.strategy, precision=args.precision, progress=args.progress)
+    opts = RunOptions(
+        run_dir=args.out,
+        max_steps=args.max_steps,
+        resume=args.resume,
+        accelerator=args.accelerator,
+        devices=devices,
+        num_nodes=args.num_nodes,
+        strategy=args.strategy,
+        precision=args.precision,
+        progress=args.progress,
+    )
     result = train(stage, opts)
     if result["rank"] == 0:
         how = "stopped by signal" if result["stopped_by_signal"] else "done"

@@ -41,8 +41,11 @@ class TextEncoder:
         self.tokenizer, self.model = _load(name)
         self._lock = threading.Lock()  # fast tokenizers are not thread-safe (web server threads)
         self.model.to(self.device).eval().requires_grad_(False)
-        self.dim = int(self.model.config.d_model if hasattr(self.model.config, "d_model")
-                       else self.model.config.hidden_size)
+        self.dim = int(
+            self.model.config.d_model
+            if hasattr(self.model.config, "d_model")
+            else self.model.config.hidden_size
+        )
 
     @torch.inference_mode()
     def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,7 +62,10 @@ class TextEncoder:
             prompts = [prompts]
         with self._lock:
             tok = self.tokenizer(
-                list(prompts), padding=True, truncation=True, max_length=self.max_length,
+                list(prompts),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
                 return_tensors="pt",
             )
         tok = {k: v.to(self.device) for k, v in tok.items() if k in ("input_ids", "attention_mask")}
@@ -93,7 +99,9 @@ def _load(name: str):
         from transformers import AutoModel, AutoTokenizer, T5EncoderModel
         from transformers.utils import logging as hf_logging
     except ImportError:
-        raise TextEncoderError("text encoders need transformers: pip install transformers") from None
+        raise TextEncoderError(
+            "text encoders need transformers: pip install transformers"
+        ) from None
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     if name == "minilm":

@@ -33,7 +33,10 @@ SHARD_SIZE = 256
 def _read_metadata(data_dir: Path) -> list[dict[str, Any]]:
     path = data_dir / "metadata.jsonl"
     if not path.exists():
-        raise Jen1Error(f"{data_dir} has no metadata.jsonl (make one with 'jen1 data synth' or 'jen1 data prepare')")
+        raise Jen1Error(
+            f"{data_dir} has no metadata.jsonl "
+            "(make one with 'jen1 data synth' or 'jen1 data prepare')"
+        )
     rows = []
     for i, line in enumerate(path.read_text().splitlines()):
         if line.strip():
@@ -55,9 +58,16 @@ def load_autoencoder(model_dir: str | Path, device: str | torch.device = "cpu"):
 
 
 @torch.inference_mode()
-def build_latent_cache(data_dir: str | Path, model_dir: str | Path, out_dir: str | Path | None = None,
-                       *, text_cfg: TextConfig | None = None, batch_size: int = 8,
-                       progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+def build_latent_cache(
+    data_dir: str | Path,
+    model_dir: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    text_cfg: TextConfig | None = None,
+    batch_size: int = 8,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Encode every clip of a corpus (``metadata.jsonl``) into a latent cache.
 
     Args:
@@ -95,19 +105,23 @@ def build_latent_cache(data_dir: str | Path, model_dir: str | Path, out_dir: str
     from jen1.autoencoder.normalizer import LatentNormalizer
 
     ae.normalizer = LatentNormalizer(cfg.autoencoder.latent_dim)  # refit on this corpus
-    index: dict[str, Any] = {"text_encoder": text_cfg.name, "text_max_length": text_cfg.max_length,
-                             "frame_rate": cfg.autoencoder.frame_rate, "data_dir": str(data_dir),
-                             "splits": {}}
+    index: dict[str, Any] = {
+        "text_encoder": text_cfg.name,
+        "text_max_length": text_cfg.max_length,
+        "frame_rate": cfg.autoencoder.frame_rate,
+        "data_dir": str(data_dir),
+        "splits": {},
+    }
     total_seconds = 0.0
     bar = tqdm(total=len(rows), desc="encode", unit="clip", disable=not progress)
     for split in sorted(splits, key=lambda s: s != "train"):  # train first: fits the normaliser
         items = splits[split]
         shards = []
         for s0 in range(0, len(items), SHARD_SIZE):
-            chunk = items[s0:s0 + SHARD_SIZE]
+            chunk = items[s0 : s0 + SHARD_SIZE]
             zs, lengths = [], []
             for b0 in range(0, len(chunk), batch_size):
-                batch = chunk[b0:b0 + batch_size]
+                batch = chunk[b0 : b0 + batch_size]
                 wavs = [torch.from_numpy(load_audio(data_dir / r["path"])) for r in batch]
                 for w in wavs:
                     total_seconds += w.shape[-1] / cfg.autoencoder.sample_rate
@@ -131,12 +145,22 @@ def build_latent_cache(data_dir: str | Path, model_dir: str | Path, out_dir: str
             name = f"{split}-{len(shards):05d}.safetensors"
             from safetensors.torch import save_file
 
-            save_file({"z": z_pad.half(), "lengths": torch.tensor(lengths),
-                       "text_emb": emb_p.half(), "text_mask": mask_p,
-                       "clip": torch.tensor([r["_line"] for r in chunk])}, str(out / name))
+            save_file(
+                {
+                    "z": z_pad.half(),
+                    "lengths": torch.tensor(lengths),
+                    "text_emb": emb_p.half(),
+                    "text_mask": mask_p,
+                    "clip": torch.tensor([r["_line"] for r in chunk]),
+                },
+                str(out / name),
+            )
             shards.append(name)
-        index["splits"][split] = {"clips": len(items), "shards": shards,
-                                  "captions": [r["caption"] for r in items]}
+        index["splits"][split] = {
+            "clips": len(items),
+            "shards": shards,
+            "captions": [r["caption"] for r in items],
+        }
         if split == "train":
             ae.normalizer.finalize()
     bar.close()
@@ -149,9 +173,13 @@ def build_latent_cache(data_dir: str | Path, model_dir: str | Path, out_dir: str
         shutil.copy(card, ae_dir / "model_card.md")
     (out / INDEX).write_text(json.dumps(index, indent=1))
     wall = time.perf_counter() - t0
-    return {"out": str(out), "clips": {k: len(v) for k, v in splits.items()},
-            "audio_seconds": total_seconds, "wall_seconds": wall,
-            "x_realtime": total_seconds / max(wall, 1e-9)}
+    return {
+        "out": str(out),
+        "clips": {k: len(v) for k, v in splits.items()},
+        "audio_seconds": total_seconds,
+        "wall_seconds": wall,
+        "x_realtime": total_seconds / max(wall, 1e-9),
+    }
 
 
 class LatentCache:
@@ -180,8 +208,11 @@ class LatentCache:
         from jen1.autoencoder.normalizer import LatentNormalizer
 
         norm = LatentNormalizer(self.config.autoencoder.latent_dim)
-        state = {k[len("normalizer."):]: v for k, v in self.autoencoder_state().items()
-                 if k.startswith("normalizer.")}
+        state = {
+            k[len("normalizer.") :]: v
+            for k, v in self.autoencoder_state().items()
+            if k.startswith("normalizer.")
+        }
         norm.load_state_dict(state, strict=True)
         return norm
 
@@ -192,11 +223,16 @@ class LatentCache:
             raise Jen1Error(f"latent cache {self.dir} has no '{split}' split")
         parts = [load_file(str(self.dir / s)) for s in self.index["splits"][split]["shards"]]
         t_max = max(p["z"].shape[-1] for p in parts)
-        z = torch.cat([torch.nn.functional.pad(p["z"], (0, t_max - p["z"].shape[-1])) for p in parts])
-        return {"z": z, "lengths": torch.cat([p["lengths"] for p in parts]),
-                "text_emb": torch.cat([p["text_emb"] for p in parts]),
-                "text_mask": torch.cat([p["text_mask"] for p in parts]).bool(),
-                "captions": self.index["splits"][split]["captions"]}
+        z = torch.cat(
+            [torch.nn.functional.pad(p["z"], (0, t_max - p["z"].shape[-1])) for p in parts]
+        )
+        return {
+            "z": z,
+            "lengths": torch.cat([p["lengths"] for p in parts]),
+            "text_emb": torch.cat([p["text_emb"] for p in parts]),
+            "text_mask": torch.cat([p["text_mask"] for p in parts]).bool(),
+            "captions": self.index["splits"][split]["captions"],
+        }
 
     def dataset(self, split: str, num_frames: int, seed: int = 0) -> "LatentDataset":
         return LatentDataset(self.load_split(split), self.normalizer(), num_frames, seed)
@@ -209,7 +245,9 @@ class LatentDataset(Dataset):
     "text_mask": (S,) bool, "caption": str}. Crops are drawn from (seed, epoch, index).
     """
 
-    def __init__(self, data: dict[str, Any], normalizer: torch.nn.Module, num_frames: int, seed: int = 0):
+    def __init__(
+        self, data: dict[str, Any], normalizer: torch.nn.Module, num_frames: int, seed: int = 0
+    ):
         self.data = data
         self.norm = normalizer
         self.num_frames = num_frames
@@ -228,10 +266,14 @@ class LatentDataset(Dataset):
         if length > self.num_frames:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 7_919 + i)
             start = int(torch.randint(0, length - self.num_frames + 1, (1,), generator=g))
-            z = z[:, start:start + self.num_frames]
+            z = z[:, start : start + self.num_frames]
         elif length < self.num_frames:
             z = torch.nn.functional.pad(z, (0, self.num_frames - length))
         with torch.no_grad():
             z = self.norm.normalize(z[None])[0]
-        return {"z": z, "text_emb": self.data["text_emb"][i].float(),
-                "text_mask": self.data["text_mask"][i], "caption": self.data["captions"][i]}
+        return {
+            "z": z,
+            "text_emb": self.data["text_emb"][i].float(),
+            "text_mask": self.data["text_mask"][i],
+            "caption": self.data["captions"][i],
+        }

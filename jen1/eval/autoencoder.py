@@ -51,8 +51,14 @@ def clip_metrics(ref: torch.Tensor, est: torch.Tensor) -> dict[str, float]:
     return out
 
 
-def evaluate_autoencoder(model_dir: str | Path, files: list[Path], *, seconds: float | None = 10.0,
-                         png: Path | None = None, progress: bool = True) -> dict[str, Any]:
+def evaluate_autoencoder(
+    model_dir: str | Path,
+    files: list[Path],
+    *,
+    seconds: float | None = 10.0,
+    png: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Mean metrics over ``files`` (each cropped to ``seconds``) and speed; optional PNG."""
     from tqdm import tqdm
 
@@ -81,9 +87,14 @@ def evaluate_autoencoder(model_dir: str | Path, files: list[Path], *, seconds: f
             first = (wav[0], est[0], str(f))
     keys = [k for k in per_clip[0] if k != "file"]
     mean = {k: float(np.mean([c[k] for c in per_clip if k in c])) for k in keys}
-    result = {"model": str(model_dir), "clips": len(per_clip), "audio_seconds": audio_s,
-              "x_realtime_encode_decode": audio_s / max(wall, 1e-9), "mean": mean,
-              "per_clip": per_clip}
+    result = {
+        "model": str(model_dir),
+        "clips": len(per_clip),
+        "audio_seconds": audio_s,
+        "x_realtime_encode_decode": audio_s / max(wall, 1e-9),
+        "mean": mean,
+        "per_clip": per_clip,
+    }
     if png is not None and first is not None:
         plot_spectrograms(first[0], first[1], png, title=Path(first[2]).name)
         result["png"] = str(png)
@@ -115,10 +126,14 @@ def format_table(result: dict[str, Any]) -> str:
     rows = ["view     SI-SDR dB   MR-STFT    mel L1"]
     for v in (*VIEWS, "stereo"):
         if f"si_sdr/{v}" in mean:
-            rows.append(f"{v:<8} {mean[f'si_sdr/{v}']:9.2f} {mean[f'mrstft/{v}']:9.3f} "
-                        f"{mean[f'mel/{v}']:9.3f}")
-    rows.append(f"clips {result['clips']}, {result['audio_seconds']:.0f} s of audio, encode+decode "
-                f"{result['x_realtime_encode_decode']:.1f}x real time")
+            rows.append(
+                f"{v:<8} {mean[f'si_sdr/{v}']:9.2f} {mean[f'mrstft/{v}']:9.3f} "
+                f"{mean[f'mel/{v}']:9.3f}"
+            )
+    rows.append(
+        f"clips {result['clips']}, {result['audio_seconds']:.0f} s of audio, encode+decode "
+        f"{result['x_realtime_encode_decode']:.1f}x real time"
+    )
     return "\n".join(rows)
 
 

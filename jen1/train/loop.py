@@ -52,9 +52,13 @@ class Stage(Protocol):
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]: ...
 
-    def training_step(self, fabric: Any, micro_batches: list[dict[str, Any]], step: int) -> dict[str, float]: ...
+    def training_step(
+        self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
+    ) -> dict[str, float]: ...
 
-    def export_components(self, ema: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]: ...
+    def export_components(
+        self, ema: dict[str, nn.Module]
+    ) -> dict[str, dict[str, torch.Tensor]]: ...
 
 
 @dataclass
@@ -93,8 +97,18 @@ class _Indexed(Dataset):
 class StepBatchSampler(Sampler[list[tuple[int, int, int]]]):
     """Yields this rank's micro-batches for optimiser steps ``start_step .. max_steps-1``."""
 
-    def __init__(self, n: int, global_batch: int, micro_batch: int, accumulate: int, rank: int,
-                 world: int, seed: int, start_step: int, max_steps: int):
+    def __init__(
+        self,
+        n: int,
+        global_batch: int,
+        micro_batch: int,
+        accumulate: int,
+        rank: int,
+        world: int,
+        seed: int,
+        start_step: int,
+        max_steps: int,
+    ):
         self.n, self.g, self.m, self.acc = n, global_batch, micro_batch, accumulate
         self.rank, self.world, self.seed = rank, world, seed
         self.start, self.stop = start_step, max_steps
@@ -175,8 +189,11 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
         TensorBoardLogger(str(run_dir), name="tensorboard"),
     ]
     fabric = Fabric(
-        accelerator=opts.accelerator, devices=opts.devices, num_nodes=opts.num_nodes,
-        strategy=opts.strategy, precision=precision,  # type: ignore[arg-type]
+        accelerator=opts.accelerator,
+        devices=opts.devices,
+        num_nodes=opts.num_nodes,
+        strategy=opts.strategy,
+        precision=precision,  # type: ignore[arg-type]
         loggers=loggers,
     )
     fabric.launch()
@@ -204,7 +221,9 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     if ckpt_path is not None:
         state = load_training_checkpoint(ckpt_path)
         if state.get("stage") != stage.name:
-            raise Jen1Error(f"{ckpt_path} is a '{state.get('stage')}' checkpoint, not '{stage.name}'")
+            raise Jen1Error(
+                f"{ckpt_path} is a '{state.get('stage')}' checkpoint, not '{stage.name}'"
+            )
         for n, m in stage.modules.items():
             m.load_state_dict(state["modules"][n], strict=True)
         for n, o in stage.optimizers.items():
@@ -224,18 +243,37 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     ds = stage.dataset()
     if len(ds) == 0:  # type: ignore[arg-type]
         raise Jen1Error("the training data set is empty")
-    sampler = StepBatchSampler(len(ds), tc.batch_size, micro, tc.accumulate, rank, world,  # type: ignore[arg-type]
-                               tc.seed, step, max_steps)
-    loader = DataLoader(_Indexed(ds), batch_sampler=sampler, collate_fn=stage.collate,
-                        num_workers=tc.num_workers, persistent_workers=False)
+    sampler = StepBatchSampler(
+        len(ds),
+        tc.batch_size,
+        micro,
+        tc.accumulate,
+        rank,
+        world,  # type: ignore[arg-type]
+        tc.seed,
+        step,
+        max_steps,
+    )
+    loader = DataLoader(
+        _Indexed(ds),
+        batch_sampler=sampler,
+        collate_fn=stage.collate,
+        num_workers=tc.num_workers,
+        persistent_workers=False,
+    )
     stop = _StopFlag()
     stop.install()
     pbar = None
     if opts.progress and rank == 0:
         from tqdm import tqdm
 
-        pbar = tqdm(total=max_steps, initial=step, desc=f"train {stage.name}", unit="step",
-                    dynamic_ncols=True)
+        pbar = tqdm(
+            total=max_steps,
+            initial=step,
+            desc=f"train {stage.name}",
+            unit="step",
+            dynamic_ncols=True,
+        )
     t_last, n_last = time.perf_counter(), 0
     logs: dict[str, float] = {}
     last_saved = None
@@ -261,8 +299,13 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
                 t_last, n_last = now, 0
                 fabric.log_dict(logs, step=step)
                 if pbar is not None:
-                    pbar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()
-                                      if k in ("loss", "samples_per_s", "disc")})
+                    pbar.set_postfix(
+                        {
+                            k: f"{v:.4g}"
+                            for k, v in logs.items()
+                            if k in ("loss", "samples_per_s", "disc")
+                        }
+                    )
             if pbar is not None:
                 pbar.update(1)
             flag = torch.tensor(float(stop.signum is not None))
@@ -280,8 +323,14 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
             pbar.close()
         for lg in loggers:
             lg.finalize("success")
-    return {"step": step, "stopped_by_signal": stopped, "checkpoint": last_saved, "logs": logs,
-            "rank": rank, "world_size": world}
+    return {
+        "step": step,
+        "stopped_by_signal": stopped,
+        "checkpoint": last_saved,
+        "logs": logs,
+        "rank": rank,
+        "world_size": world,
+    }
 
 
 def _unwrap(m: nn.Module) -> nn.Module:
@@ -289,8 +338,15 @@ def _unwrap(m: nn.Module) -> nn.Module:
     return getattr(m, "_original_module", m)
 
 
-def _save(fabric: Any, stage: Stage, ema: dict[str, EMA], schedulers: dict[str, Any], step: int,
-          run_dir: Path, keep_last: int) -> Path:
+def _save(
+    fabric: Any,
+    stage: Stage,
+    ema: dict[str, EMA],
+    schedulers: dict[str, Any],
+    step: int,
+    run_dir: Path,
+    keep_last: int,
+) -> Path:
     path = run_dir / f"{CKPT_PREFIX}{step:08d}.pt"
     if fabric.global_rank == 0:
         state = {

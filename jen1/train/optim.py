@@ -10,7 +10,9 @@ from torch import nn
 from jen1.config import TrainConfig
 
 
-def build_optimizer(params: list[nn.Parameter], cfg: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: list[nn.Parameter], cfg: TrainConfig, lr: float | None = None
+) -> torch.optim.Optimizer:
     """AdamW over ``params``; no weight decay on biases, norms and 1-d parameters."""
     decay = [p for p in params if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in params if p.requires_grad and p.ndim < 2]
@@ -33,5 +35,7 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * cosine
 
 
-def build_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+def build_scheduler(
+    opt: torch.optim.Optimizer, cfg: TrainConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))

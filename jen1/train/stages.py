@@ -63,9 +63,13 @@ class AutoencoderStage:
     def dataset(self) -> Dataset:
         from jen1.data.dataset import AudioClipDataset
 
-        return AudioClipDataset(self.data_dir, split="train",
-                                segment_seconds=self.train_cfg.segment_seconds, augment=True,
-                                seed=self.train_cfg.seed)
+        return AudioClipDataset(
+            self.data_dir,
+            split="train",
+            segment_seconds=self.train_cfg.segment_seconds,
+            augment=True,
+            seed=self.train_cfg.seed,
+        )
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -73,7 +77,9 @@ class AutoencoderStage:
             "sample_id": torch.tensor([it["sample_id"] for it in items]),
         }
 
-    def training_step(self, fabric: Any, micro_batches: list[dict[str, Any]], step: int) -> dict[str, float]:
+    def training_step(
+        self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
+    ) -> dict[str, float]:
         from jen1.autoencoder.losses import (
             discriminator_loss,
             feature_matching_loss,
@@ -150,7 +156,8 @@ class DiffusionStage:
         ae_cfg = self.cache.config.autoencoder
         if cfg.text.name != self.cache.text_encoder:
             raise Jen1Error(
-                f"the latent cache was encoded with text encoder '{self.cache.text_encoder}' but the "
+                "the latent cache was encoded with text encoder "
+                f"'{self.cache.text_encoder}' but the "
                 f"config asks for '{cfg.text.name}'"
             )
         self.cfg = dataclasses.replace(cfg, autoencoder=ae_cfg)
@@ -187,7 +194,9 @@ class DiffusionStage:
             "sample_id": torch.tensor([it["sample_id"] for it in items]),
         }
 
-    def training_step(self, fabric: Any, micro_batches: list[dict[str, Any]], step: int) -> dict[str, float]:
+    def training_step(
+        self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
+    ) -> dict[str, float]:
         from jen1.diffusion.train_step import diffusion_train_step
 
         tc = self.train_cfg
@@ -198,8 +207,14 @@ class DiffusionStage:
         for mb in micro_batches:
             dev = fabric.device
             gens = sample_generators(tc.seed, mb["sample_id"], salt=23, device=dev)
-            out = diffusion_train_step(unet, mb["z"].to(dev), mb["text_emb"].to(dev),
-                                       mb["text_mask"].to(dev), self.cfg.diffusion, gens)
+            out = diffusion_train_step(
+                unet,
+                mb["z"].to(dev),
+                mb["text_emb"].to(dev),
+                mb["text_mask"].to(dev),
+                self.cfg.diffusion,
+                gens,
+            )
             fabric.backward(out["loss"] / acc)
             logs.append({k: v.detach() for k, v in out.items()})
         if tc.grad_clip > 0:

@@ -18,8 +18,15 @@ from pathlib import Path
 
 from jen1.errors import Jen1Error
 from jen1.audio import SAMPLE_RATE
-from jen1.web.jobs import (BusyError, ModelRunner, Result, UploadTooLargeError, check_upload_size,
-                           load_upload, parse_sampling)
+from jen1.web.jobs import (
+    BusyError,
+    ModelRunner,
+    Result,
+    UploadTooLargeError,
+    check_upload_size,
+    load_upload,
+    parse_sampling,
+)
 from jen1.web.results import wav_bytes
 
 SAMPLING_FIELDS = ("seed", "steps", "cfg", "sampler", "negative_prompt")
@@ -44,18 +51,25 @@ def _refused(e: Jen1Error):
 def _check_fields(task: str, data: dict) -> None:
     unknown = sorted(set(data) - set(FIELDS[task]))
     if unknown:
-        raise Jen1Error(f"unknown field(s) {', '.join(unknown)}: {task} takes "
-                        f"{', '.join(FIELDS[task])}")
+        raise Jen1Error(
+            f"unknown field(s) {', '.join(unknown)}: {task} takes {', '.join(FIELDS[task])}"
+        )
 
 
 def _wav_response(r: Result):
     from fastapi.responses import Response
 
     name = f"jen1-{r.task}-seed{r.seed}.wav"
-    return Response(wav_bytes(r.wav), media_type="audio/wav", headers={
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "X-Jen1-Seed": str(r.seed), "X-Jen1-Seconds": f"{r.seconds:.6f}",
-        "X-Jen1-Elapsed": f"{r.elapsed:.3f}"})
+    return Response(
+        wav_bytes(r.wav),
+        media_type="audio/wav",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Jen1-Seed": str(r.seed),
+            "X-Jen1-Seconds": f"{r.seconds:.6f}",
+            "X-Jen1-Elapsed": f"{r.elapsed:.3f}",
+        },
+    )
 
 
 def build_api(runner: ModelRunner):
@@ -95,10 +109,11 @@ def build_api(runner: ModelRunner):
         try:
             data = json.loads(await request.body() or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise Jen1Error('the body must be JSON, e.g. {"prompt": "calm piano", "seconds": 5}'
-                            ) from None
+            raise Jen1Error(
+                'the body must be JSON, e.g. {"prompt": "calm piano", "seconds": 5}'
+            ) from None
         if not isinstance(data, dict):
-            raise Jen1Error("the body must be a JSON object, e.g. {\"prompt\": \"calm piano\"}")
+            raise Jen1Error('the body must be a JSON object, e.g. {"prompt": "calm piano"}')
         return data
 
     async def read_form(request: Request, task: str) -> tuple[dict, Path, str, Path]:
@@ -116,8 +131,9 @@ def build_api(runner: ModelRunner):
         _check_fields(task, fields)
         upload = fields.pop("audio", None)
         if not isinstance(upload, UploadFile):
-            raise Jen1Error("send the audio file as the form field 'audio' "
-                            "(curl -F audio=@song.wav)")
+            raise Jen1Error(
+                "send the audio file as the form field 'audio' (curl -F audio=@song.wav)"
+            )
         name = Path(upload.filename or "upload").name
         tmp = Path(tempfile.mkdtemp(prefix="jen1-upload-"))
         path = tmp / (name or "upload")
@@ -134,12 +150,22 @@ def build_api(runner: ModelRunner):
     @router.get("/health")
     async def health() -> dict:
         d = runner.pipeline.cfg.sampling
-        return {"status": "ok", "sample_rate": SAMPLE_RATE, "max_seconds": settings.max_seconds,
-                "max_upload_mb": settings.max_upload_mb,
-                "queue": {"admitted": runner.admitted,
-                          "limit": settings.concurrency + settings.max_queue},
-                "defaults": {"seconds": d.seconds, "steps": d.steps, "cfg": d.cfg_scale,
-                             "sampler": d.sampler}}
+        return {
+            "status": "ok",
+            "sample_rate": SAMPLE_RATE,
+            "max_seconds": settings.max_seconds,
+            "max_upload_mb": settings.max_upload_mb,
+            "queue": {
+                "admitted": runner.admitted,
+                "limit": settings.concurrency + settings.max_queue,
+            },
+            "defaults": {
+                "seconds": d.seconds,
+                "steps": d.steps,
+                "cfg": d.cfg_scale,
+                "sampler": d.sampler,
+            },
+        }
 
     @router.post("/generate")
     async def generate(request: Request):
@@ -150,8 +176,13 @@ def build_api(runner: ModelRunner):
             return _error(400, str(e))
 
         def prepare() -> Callable[[], Result]:
-            sampling = parse_sampling(data.get("steps"), data.get("cfg"), data.get("sampler"),
-                                      data.get("seed"), data.get("negative_prompt"))
+            sampling = parse_sampling(
+                data.get("steps"),
+                data.get("cfg"),
+                data.get("sampler"),
+                data.get("seed"),
+                data.get("negative_prompt"),
+            )
             return lambda: runner.generate(data.get("prompt"), data.get("seconds"), sampling)
 
         return await run(prepare)
@@ -169,13 +200,20 @@ def build_api(runner: ModelRunner):
                 wav = load_upload(path, settings, name)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-            sampling = parse_sampling(fields.get("steps"), fields.get("cfg"), fields.get("sampler"),
-                                      fields.get("seed"), fields.get("negative_prompt"))
+            sampling = parse_sampling(
+                fields.get("steps"),
+                fields.get("cfg"),
+                fields.get("sampler"),
+                fields.get("seed"),
+                fields.get("negative_prompt"),
+            )
             if task == "inpaint":
-                return lambda: runner.inpaint(wav, fields.get("start"), fields.get("end"),
-                                              fields.get("prompt"), sampling)
-            return lambda: runner.continue_(wav, fields.get("seconds"), fields.get("prompt"),
-                                            sampling)
+                return lambda: runner.inpaint(
+                    wav, fields.get("start"), fields.get("end"), fields.get("prompt"), sampling
+                )
+            return lambda: runner.continue_(
+                wav, fields.get("seconds"), fields.get("prompt"), sampling
+            )
 
         try:
             return await run(prepare)

@@ -33,18 +33,24 @@ def _user_error(e: BaseException) -> Exception:
         return gr.Error(str(e), print_exception=False)
     text = str(e).lower()
     if isinstance(e, MemoryError) or "out of memory" in text or "can't allocate memory" in text:
-        return gr.Error("out of memory: try a shorter duration or fewer steps",
-                        print_exception=False)
+        return gr.Error(
+            "out of memory: try a shorter duration or fewer steps", print_exception=False
+        )
     return e
 
 
 def _info(r: Result) -> str:
     new = r.region[1] - r.region[0]
-    what = {"generate": f"{r.seconds:.2f} s generated", "inpaint": f"{new:.2f} s regenerated "
-            f"({r.region[0]:.2f}-{r.region[1]:.2f} s) of {r.seconds:.2f} s",
-            "continue": f"{new:.2f} s added, {r.seconds:.2f} s in all"}[r.task]
-    return (f"**seed {r.seed}** · {what} · {r.steps} steps {r.sampler}, "
-            f"CFG {r.cfg_scale:g} · {r.elapsed:.1f} s")
+    what = {
+        "generate": f"{r.seconds:.2f} s generated",
+        "inpaint": f"{new:.2f} s regenerated "
+        f"({r.region[0]:.2f}-{r.region[1]:.2f} s) of {r.seconds:.2f} s",
+        "continue": f"{new:.2f} s added, {r.seconds:.2f} s in all",
+    }[r.task]
+    return (
+        f"**seed {r.seed}** · {what} · {r.steps} steps {r.sampler}, "
+        f"CFG {r.cfg_scale:g} · {r.elapsed:.1f} s"
+    )
 
 
 def _history_table(history: list[dict]) -> str:
@@ -53,13 +59,20 @@ def _history_table(history: list[dict]) -> str:
     rows = ["| # | task | prompt | seed | length | file |", "|---|---|---|---|---|---|"]
     for k, h in enumerate(reversed(history), 1):
         prompt = (h["prompt"] or "(none)").replace("|", "\\|")[:80]
-        rows.append(f"| {k} | {h['task']} | {prompt} | {h['seed']} | {h['seconds']:.2f} s "
-                    f"| {Path(h['path']).name} |")
+        rows.append(
+            f"| {k} | {h['task']} | {prompt} | {h['seed']} | {h['seconds']:.2f} s "
+            f"| {Path(h['path']).name} |"
+        )
     return "\n".join(rows)
 
 
-def build_app(pipeline: Any, settings: ServerSettings | None = None, *,
-              runner: ModelRunner | None = None, store: ResultStore | None = None):
+def build_app(
+    pipeline: Any,
+    settings: ServerSettings | None = None,
+    *,
+    runner: ModelRunner | None = None,
+    store: ResultStore | None = None,
+):
     """Build the web UI.
 
     Args:
@@ -89,9 +102,14 @@ def build_app(pipeline: Any, settings: ServerSettings | None = None, *,
     def finish(r: Result, history: list[dict]) -> tuple:
         path = str(store.save(r.wav, f"{r.task}-seed{r.seed}"))
         image = render_audio_image(r.wav, r.region)
-        entry = {"task": r.task, "prompt": r.prompt, "seed": r.seed, "seconds": r.seconds,
-                 "path": path}
-        history = (list(history or []) + [entry])[-settings.history:]
+        entry = {
+            "task": r.task,
+            "prompt": r.prompt,
+            "seed": r.seed,
+            "seconds": r.seconds,
+            "path": path,
+        }
+        history = (list(history or []) + [entry])[-settings.history :]
         files = [h["path"] for h in reversed(history) if Path(h["path"]).exists()]
         return path, path, _info(r), image, history, _history_table(history), files or None
 
@@ -106,8 +124,17 @@ def build_app(pipeline: Any, settings: ServerSettings | None = None, *,
         except Jen1Error as e:
             raise _user_error(e) from None
 
-    def run_generate(prompt, seconds, steps, cfg, sampler, seed, negative, history,
-                     progress=gr.Progress()):
+    def run_generate(
+        prompt,
+        seconds,
+        steps,
+        cfg,
+        sampler,
+        seed,
+        negative,
+        history,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
+    ):
         try:
             sampling = parse_sampling(steps, cfg, sampler, seed, negative)
             progress(0, desc="waiting for the model")
@@ -116,26 +143,49 @@ def build_app(pipeline: Any, settings: ServerSettings | None = None, *,
             raise _user_error(e) from None
         return finish(r, history)
 
-    def run_inpaint(audio_path, start, end, prompt, steps, cfg, sampler, seed, negative, history,
-                    progress=gr.Progress()):
+    def run_inpaint(
+        audio_path,
+        start,
+        end,
+        prompt,
+        steps,
+        cfg,
+        sampler,
+        seed,
+        negative,
+        history,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
+    ):
         wav = upload(audio_path)
         try:
             sampling = parse_sampling(steps, cfg, sampler, seed, negative)
             progress(0, desc="waiting for the model")
-            r = runner.inpaint(wav, start, end, prompt, sampling,
-                               progress_fn(progress, "inpainting"))
+            r = runner.inpaint(
+                wav, start, end, prompt, sampling, progress_fn(progress, "inpainting")
+            )
         except Exception as e:  # noqa: BLE001
             raise _user_error(e) from None
         return finish(r, history)
 
-    def run_continue(audio_path, seconds, prompt, steps, cfg, sampler, seed, negative, history,
-                     progress=gr.Progress()):
+    def run_continue(
+        audio_path,
+        seconds,
+        prompt,
+        steps,
+        cfg,
+        sampler,
+        seed,
+        negative,
+        history,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
+    ):
         wav = upload(audio_path)
         try:
             sampling = parse_sampling(steps, cfg, sampler, seed, negative)
             progress(0, desc="waiting for the model")
-            r = runner.continue_(wav, seconds, prompt, sampling,
-                                 progress_fn(progress, "continuing"))
+            r = runner.continue_(
+                wav, seconds, prompt, sampling, progress_fn(progress, "continuing")
+            )
         except Exception as e:  # noqa: BLE001
             raise _user_error(e) from None
         return finish(r, history)
@@ -153,65 +203,108 @@ def build_app(pipeline: Any, settings: ServerSettings | None = None, *,
             check_upload_size(Path(audio_path).stat().st_size, settings, name)
             seconds = audio_info(audio_path)["seconds"]
         except AudioError:
-            raise gr.Error(f"{name} is not an audio file jen1 can read (use {READABLE})",
-                           print_exception=False) from None
+            raise gr.Error(
+                f"{name} is not an audio file jen1 can read (use {READABLE})", print_exception=False
+            ) from None
         except OSError:
-            raise gr.Error(f"the upload {name} is missing; upload it again",
-                           print_exception=False) from None
+            raise gr.Error(
+                f"the upload {name} is missing; upload it again", print_exception=False
+            ) from None
         except Jen1Error as e:
             raise _user_error(e) from None
         if seconds > max_s + 1e-6:
-            raise gr.Error(f"{name} is {seconds:.1f} s long; this server accepts at most "
-                           f"{max_s:g} s", print_exception=False)
+            raise gr.Error(
+                f"{name} is {seconds:.1f} s long; this server accepts at most {max_s:g} s",
+                print_exception=False,
+            )
         # default gap: a fifth of the track in its middle, well inside the model's window
         gap = min(0.2 * seconds, 0.4 * defaults.window_seconds)
         start = round(max(0.0, seconds / 2 - gap / 2), 2)
         end = round(min(seconds, start + gap), 2)
-        return (gr.update(maximum=round(seconds, 2), value=start),
-                gr.update(maximum=round(seconds, 2), value=end), f"{name}: {seconds:.2f} s")
+        return (
+            gr.update(maximum=round(seconds, 2), value=start),
+            gr.update(maximum=round(seconds, 2), value=end),
+            f"{name}: {seconds:.2f} s",
+        )
 
     def sampling_controls(tab: str) -> list:
         with gr.Accordion("Sampling", open=True):
             with gr.Row():
-                steps = gr.Slider(1, 200, value=defaults.steps, step=1, label="Steps",
-                                  elem_id=f"{tab}-steps")
-                cfg = gr.Slider(0, 10, value=defaults.cfg_scale, step=0.1, label="CFG scale",
-                                elem_id=f"{tab}-cfg")
+                steps = gr.Slider(
+                    1, 200, value=defaults.steps, step=1, label="Steps", elem_id=f"{tab}-steps"
+                )
+                cfg = gr.Slider(
+                    0,
+                    10,
+                    value=defaults.cfg_scale,
+                    step=0.1,
+                    label="CFG scale",
+                    elem_id=f"{tab}-cfg",
+                )
             with gr.Row():
-                sampler = gr.Dropdown(list(SAMPLERS), value=defaults.sampler, label="Sampler",
-                                      elem_id=f"{tab}-sampler")
-                seed = gr.Textbox(value="", label="Seed (empty = random)", max_lines=1,
-                                  elem_id=f"{tab}-seed")
-            negative = gr.Textbox("", label="Negative prompt (optional)", lines=1,
-                                  elem_id=f"{tab}-negative")
+                sampler = gr.Dropdown(
+                    list(SAMPLERS),
+                    value=defaults.sampler,
+                    label="Sampler",
+                    elem_id=f"{tab}-sampler",
+                )
+                seed = gr.Textbox(
+                    value="", label="Seed (empty = random)", max_lines=1, elem_id=f"{tab}-seed"
+                )
+            negative = gr.Textbox(
+                "", label="Negative prompt (optional)", lines=1, elem_id=f"{tab}-negative"
+            )
         return [steps, cfg, sampler, seed, negative]
 
     def result_panel(tab: str) -> list:
-        audio = gr.Audio(type="filepath", interactive=False, label="Result", buttons=["download"],
-                         waveform_options=gr.WaveformOptions(show_recording_waveform=False),
-                         elem_id=f"{tab}-audio")  # the browser's own player
+        audio = gr.Audio(
+            type="filepath",
+            interactive=False,
+            label="Result",
+            buttons=["download"],
+            waveform_options=gr.WaveformOptions(show_recording_waveform=False),
+            elem_id=f"{tab}-audio",
+        )  # the browser's own player
         info = gr.Markdown(elem_id=f"{tab}-info")
-        file = gr.File(label="Download WAV (48 kHz stereo, 24-bit)", interactive=False,
-                       elem_id=f"{tab}-file")
-        image = gr.Image(type="numpy", format="png", interactive=False,
-                         label="Waveform and spectrogram", elem_id=f"{tab}-image")
+        file = gr.File(
+            label="Download WAV (48 kHz stereo, 24-bit)", interactive=False, elem_id=f"{tab}-file"
+        )
+        image = gr.Image(
+            type="numpy",
+            format="png",
+            interactive=False,
+            label="Waveform and spectrogram",
+            elem_id=f"{tab}-image",
+        )
         return [audio, file, info, image]
 
     wave_in = gr.WaveformOptions(sample_rate=48000)  # trimming in the browser keeps 48 kHz
     job = {"concurrency_limit": settings.concurrency, "concurrency_id": "model"}
     with gr.Blocks(title="jen1", analytics_enabled=False, delete_cache=(1800, 3600)) as app:
         history = gr.State([])
-        gr.Markdown("# jen1: text-guided music generation\n"
-                    f"48 kHz stereo · up to {max_s:g} s "
-                    f"· uploads up to {settings.max_upload_mb:g} MB ({READABLE})")
+        gr.Markdown(
+            "# jen1: text-guided music generation\n"
+            f"48 kHz stereo · up to {max_s:g} s "
+            f"· uploads up to {settings.max_upload_mb:g} MB ({READABLE})"
+        )
         with gr.Tab("Generate", id="generate"):
             with gr.Row():
                 with gr.Column():
-                    g_prompt = gr.Textbox(label="Prompt", lines=2, elem_id="generate-prompt",
-                                          placeholder="e.g. " + EXAMPLES[0])
+                    g_prompt = gr.Textbox(
+                        label="Prompt",
+                        lines=2,
+                        elem_id="generate-prompt",
+                        placeholder="e.g. " + EXAMPLES[0],
+                    )
                     gr.Examples([[e] for e in EXAMPLES], [g_prompt], label="Examples")
-                    g_seconds = gr.Slider(0.5, max_s, value=min(defaults.seconds, max_s), step=0.5,
-                                          label="Duration (seconds)", elem_id="generate-seconds")
+                    g_seconds = gr.Slider(
+                        0.5,
+                        max_s,
+                        value=min(defaults.seconds, max_s),
+                        step=0.5,
+                        label="Duration (seconds)",
+                        elem_id="generate-seconds",
+                    )
                     g_sampling = sampling_controls("generate")
                     g_button = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 with gr.Column():
@@ -219,16 +312,27 @@ def build_app(pipeline: Any, settings: ServerSettings | None = None, *,
         with gr.Tab("Inpaint", id="inpaint"):
             with gr.Row():
                 with gr.Column():
-                    i_audio = gr.Audio(sources=["upload"], type="filepath", label="Audio to edit",
-                                       waveform_options=wave_in, elem_id="inpaint-input")
+                    i_audio = gr.Audio(
+                        sources=["upload"],
+                        type="filepath",
+                        label="Audio to edit",
+                        waveform_options=wave_in,
+                        elem_id="inpaint-input",
+                    )
                     i_loaded = gr.Markdown(elem_id="inpaint-loaded")
                     with gr.Row():
-                        i_start = gr.Slider(0, 10, value=4, step=0.01, label="Start (s)",
-                                            elem_id="inpaint-start")
-                        i_end = gr.Slider(0, 10, value=6, step=0.01, label="End (s)",
-                                          elem_id="inpaint-end")
-                    i_prompt = gr.Textbox("", label="Prompt for the new part (optional)", lines=2,
-                                          elem_id="inpaint-prompt")
+                        i_start = gr.Slider(
+                            0, 10, value=4, step=0.01, label="Start (s)", elem_id="inpaint-start"
+                        )
+                        i_end = gr.Slider(
+                            0, 10, value=6, step=0.01, label="End (s)", elem_id="inpaint-end"
+                        )
+                    i_prompt = gr.Textbox(
+                        "",
+                        label="Prompt for the new part (optional)",
+                        lines=2,
+                        elem_id="inpaint-prompt",
+                    )
                     i_sampling = sampling_controls("inpaint")
                     i_button = gr.Button("Inpaint", variant="primary", elem_id="inpaint-button")
                 with gr.Column():
@@ -236,32 +340,68 @@ def build_app(pipeline: Any, settings: ServerSettings | None = None, *,
         with gr.Tab("Continue", id="continue"):
             with gr.Row():
                 with gr.Column():
-                    c_audio = gr.Audio(sources=["upload"], type="filepath",
-                                       label="Audio to continue", waveform_options=wave_in,
-                                       elem_id="continue-input")
+                    c_audio = gr.Audio(
+                        sources=["upload"],
+                        type="filepath",
+                        label="Audio to continue",
+                        waveform_options=wave_in,
+                        elem_id="continue-input",
+                    )
                     c_loaded = gr.Markdown(elem_id="continue-loaded")
-                    c_seconds = gr.Slider(0.5, max_s, value=min(defaults.seconds, max_s), step=0.5,
-                                          label="Seconds to add", elem_id="continue-seconds")
-                    c_prompt = gr.Textbox("", label="Prompt for the continuation (optional)",
-                                          lines=2, elem_id="continue-prompt")
+                    c_seconds = gr.Slider(
+                        0.5,
+                        max_s,
+                        value=min(defaults.seconds, max_s),
+                        step=0.5,
+                        label="Seconds to add",
+                        elem_id="continue-seconds",
+                    )
+                    c_prompt = gr.Textbox(
+                        "",
+                        label="Prompt for the continuation (optional)",
+                        lines=2,
+                        elem_id="continue-prompt",
+                    )
                     c_sampling = sampling_controls("continue")
                     c_button = gr.Button("Continue", variant="primary", elem_id="continue-button")
                 with gr.Column():
                     c_out = result_panel("continue")
         with gr.Accordion("Recent results in this tab", open=True):
             h_table = gr.Markdown(_history_table([]), elem_id="history")
-            h_files = gr.File(file_count="multiple", interactive=False, label="Recent files",
-                              elem_id="history-files")
+            h_files = gr.File(
+                file_count="multiple",
+                interactive=False,
+                label="Recent files",
+                elem_id="history-files",
+            )
 
         tail = [history, h_table, h_files]
-        g_button.click(run_generate, [g_prompt, g_seconds, *g_sampling, history], [*g_out, *tail],
-                       api_name="generate", **job)
-        i_button.click(run_inpaint, [i_audio, i_start, i_end, i_prompt, *i_sampling, history],
-                       [*i_out, *tail], api_name="inpaint", **job)
-        c_button.click(run_continue, [c_audio, c_seconds, c_prompt, *c_sampling, history],
-                       [*c_out, *tail], api_name="continue", **job)
-        light = {"concurrency_limit": None, "api_visibility": "undocumented",
-                 "show_progress": "hidden"}
+        g_button.click(
+            run_generate,
+            [g_prompt, g_seconds, *g_sampling, history],
+            [*g_out, *tail],
+            api_name="generate",
+            **job,
+        )
+        i_button.click(
+            run_inpaint,
+            [i_audio, i_start, i_end, i_prompt, *i_sampling, history],
+            [*i_out, *tail],
+            api_name="inpaint",
+            **job,
+        )
+        c_button.click(
+            run_continue,
+            [c_audio, c_seconds, c_prompt, *c_sampling, history],
+            [*c_out, *tail],
+            api_name="continue",
+            **job,
+        )
+        light = {
+            "concurrency_limit": None,
+            "api_visibility": "undocumented",
+            "show_progress": "hidden",
+        }
         i_audio.upload(on_upload, [i_audio], [i_start, i_end, i_loaded], **light)
         c_audio.upload(lambda p: on_upload(p)[2], [c_audio], [c_loaded], **light)
     app.queue(max_size=settings.max_queue, default_concurrency_limit=settings.concurrency)

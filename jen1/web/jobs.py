@@ -94,8 +94,13 @@ def _number(value: Any, name: str, *, integer: bool = False) -> float | int | No
     return x
 
 
-def parse_sampling(steps: Any = None, cfg_scale: Any = None, sampler: Any = None,
-                   seed: Any = None, negative_prompt: Any = None) -> Sampling:
+def parse_sampling(
+    steps: Any = None,
+    cfg_scale: Any = None,
+    sampler: Any = None,
+    seed: Any = None,
+    negative_prompt: Any = None,
+) -> Sampling:
     """Check the sampling settings of a request (from UI widgets or JSON) -> :class:`Sampling`."""
     from jen1.diffusion.generate import get_sampler
 
@@ -123,8 +128,9 @@ def _text(value: Any, name: str) -> str | None:
     if not isinstance(value, str):
         raise Jen1Error(f"the {name} must be text, got {type(value).__name__}")
     if len(value) > MAX_PROMPT_CHARS:
-        raise Jen1Error(f"the {name} is {len(value)} characters long; the limit is "
-                        f"{MAX_PROMPT_CHARS}")
+        raise Jen1Error(
+            f"the {name} is {len(value)} characters long; the limit is {MAX_PROMPT_CHARS}"
+        )
     return value.strip() or None
 
 
@@ -154,8 +160,10 @@ def load_upload(path: str | Path, settings: ServerSettings, name: str | None = N
     except AudioError:
         raise Jen1Error(f"{name} is not an audio file jen1 can read (use {READABLE})") from None
     if info["seconds"] > settings.max_seconds + 1e-6:
-        raise Jen1Error(f"{name} is {info['seconds']:.1f} s long; this server accepts at most "
-                        f"{settings.max_seconds:g} s")
+        raise Jen1Error(
+            f"{name} is {info['seconds']:.1f} s long; this server accepts at most "
+            f"{settings.max_seconds:g} s"
+        )
     try:
         wav = load_audio(path)
     except AudioError:
@@ -166,8 +174,9 @@ def load_upload(path: str | Path, settings: ServerSettings, name: str | None = N
 def check_upload_size(size: int, settings: ServerSettings, name: str = "the upload") -> None:
     """Raise a one-line :class:`Jen1Error` when ``size`` bytes is over the upload limit."""
     if size > settings.max_upload_bytes:
-        raise UploadTooLargeError(f"{name} is {size / 2**20:.1f} MB; the upload limit is "
-                        f"{settings.max_upload_mb:g} MB")
+        raise UploadTooLargeError(
+            f"{name} is {size / 2**20:.1f} MB; the upload limit is {settings.max_upload_mb:g} MB"
+        )
 
 
 class ModelRunner:
@@ -205,46 +214,73 @@ class ModelRunner:
     def _defaults(self, s: Sampling) -> tuple[int, float, str, int]:
         d = self.pipeline.cfg.sampling
         seed = s.seed if s.seed is not None else secrets.randbelow(2**31)
-        return (d.steps if s.steps is None else s.steps,
-                d.cfg_scale if s.cfg_scale is None else s.cfg_scale,
-                d.sampler if s.sampler is None else s.sampler, seed)
+        return (
+            d.steps if s.steps is None else s.steps,
+            d.cfg_scale if s.cfg_scale is None else s.cfg_scale,
+            d.sampler if s.sampler is None else s.sampler,
+            seed,
+        )
 
     def _check_seconds(self, seconds: Any, name: str) -> float:
         x = _number(seconds, name)
         if x is None:
             x = float(self.pipeline.cfg.sampling.seconds)
         if not 0 < x <= self.settings.max_seconds:
-            raise Jen1Error(f"{name} must be more than 0 and at most "
-                            f"{self.settings.max_seconds:g} s, got {x:g}")
+            raise Jen1Error(
+                f"{name} must be more than 0 and at most {self.settings.max_seconds:g} s, got {x:g}"
+            )
         return float(x)
 
-    def _run(self, task: str, prompt: str | None, sampling: Sampling,
-             call: Callable[[dict], Any],
-             region: Callable[[np.ndarray], tuple[float, float]]) -> Result:
+    def _run(
+        self,
+        task: str,
+        prompt: str | None,
+        sampling: Sampling,
+        call: Callable[[dict], Any],
+        region: Callable[[np.ndarray], tuple[float, float]],
+    ) -> Result:
         steps, cfg_scale, sampler, seed = self._defaults(sampling)
-        kwargs = {"steps": steps, "cfg_scale": cfg_scale, "sampler": sampler, "seed": seed,
-                  "negative_prompt": sampling.negative_prompt}
+        kwargs = {
+            "steps": steps,
+            "cfg_scale": cfg_scale,
+            "sampler": sampler,
+            "seed": seed,
+            "negative_prompt": sampling.negative_prompt,
+        }
         with self._slots:
             t0 = time.perf_counter()
             out = call(kwargs)
             elapsed = time.perf_counter() - t0
         wav = out[0].detach().float().cpu().numpy()
-        return Result(task, wav, prompt or "", seed, steps, cfg_scale, sampler, elapsed,
-                      region(wav))
+        return Result(
+            task, wav, prompt or "", seed, steps, cfg_scale, sampler, elapsed, region(wav)
+        )
 
-    def generate(self, prompt: Any, seconds: Any, sampling: Sampling,
-                 callback: ProgressFn | None = None) -> Result:
+    def generate(
+        self, prompt: Any, seconds: Any, sampling: Sampling, callback: ProgressFn | None = None
+    ) -> Result:
         """Text-to-music: ``seconds`` of audio for ``prompt``."""
         text = _text(prompt, "prompt")
         if not text:
             raise Jen1Error("the prompt is empty: describe the music to generate")
         secs = self._check_seconds(seconds, "duration")
-        return self._run("generate", text, sampling,
-                         lambda kw: self.pipeline.generate([text], secs, callback=callback, **kw),
-                         lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE))
+        return self._run(
+            "generate",
+            text,
+            sampling,
+            lambda kw: self.pipeline.generate([text], secs, callback=callback, **kw),
+            lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE),
+        )
 
-    def inpaint(self, audio: np.ndarray, start: Any, end: Any, prompt: Any, sampling: Sampling,
-                callback: ProgressFn | None = None) -> Result:
+    def inpaint(
+        self,
+        audio: np.ndarray,
+        start: Any,
+        end: Any,
+        prompt: Any,
+        sampling: Sampling,
+        callback: ProgressFn | None = None,
+    ) -> Result:
         """Regenerate ``[start, end)`` seconds of ``audio`` (2, L); the rest is kept."""
         text = _text(prompt, "prompt")
         a, e = _number(start, "start"), _number(end, "end")
@@ -256,21 +292,35 @@ class ModelRunner:
         if e > duration + 1e-6:
             raise Jen1Error(f"end {e:g} s is after the end of the audio ({duration:.2f} s)")
         e = min(e, duration)
-        return self._run("inpaint", text, sampling,
-                         lambda kw: self.pipeline.inpaint(audio, a, e, text, callback=callback,
-                                                          **kw),
-                         lambda wav: (float(a), float(e)))
+        return self._run(
+            "inpaint",
+            text,
+            sampling,
+            lambda kw: self.pipeline.inpaint(audio, a, e, text, callback=callback, **kw),
+            lambda wav: (float(a), float(e)),
+        )
 
-    def continue_(self, audio: np.ndarray, seconds: Any, prompt: Any, sampling: Sampling,
-                  callback: ProgressFn | None = None) -> Result:
+    def continue_(
+        self,
+        audio: np.ndarray,
+        seconds: Any,
+        prompt: Any,
+        sampling: Sampling,
+        callback: ProgressFn | None = None,
+    ) -> Result:
         """Add ``seconds`` of music after ``audio`` (2, L)."""
         text = _text(prompt, "prompt")
         secs = self._check_seconds(seconds, "seconds to add")
         duration = audio.shape[-1] / SAMPLE_RATE
         if duration + secs > self.settings.max_seconds + 1e-6:
-            raise Jen1Error(f"the result would be {duration + secs:.1f} s long; this server "
-                            f"makes at most {self.settings.max_seconds:g} s")
-        return self._run("continue", text, sampling,
-                         lambda kw: self.pipeline.continue_(audio, text, secs, callback=callback,
-                                                            **kw),
-                         lambda wav: (duration, wav.shape[-1] / SAMPLE_RATE))
+            raise Jen1Error(
+                f"the result would be {duration + secs:.1f} s long; this server "
+                f"makes at most {self.settings.max_seconds:g} s"
+            )
+        return self._run(
+            "continue",
+            text,
+            sampling,
+            lambda kw: self.pipeline.continue_(audio, text, secs, callback=callback, **kw),
+            lambda wav: (duration, wav.shape[-1] / SAMPLE_RATE),
+        )

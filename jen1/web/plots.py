@@ -24,8 +24,9 @@ def _spectrogram_db(mono: np.ndarray) -> tuple[np.ndarray, int]:
     return db.T, hop
 
 
-def render_audio_image(wav: np.ndarray, region: tuple[float, float] | None = None,
-                       title: str = "") -> np.ndarray:
+def render_audio_image(
+    wav: np.ndarray, region: tuple[float, float] | None = None, title: str = ""
+) -> np.ndarray:
     """Draw the waveform above the spectrogram of (2, L) audio at 48 kHz.
 
     Args:
@@ -55,8 +56,15 @@ def render_audio_image(wav: np.ndarray, region: tuple[float, float] | None = Non
     ax_w.set_yticks([-1, 0, 1])
     ax_w.set_ylabel("amp")
     db, _ = _spectrogram_db(mono)
-    ax_s.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=-90, vmax=0,
-                extent=(0, seconds, 0, SAMPLE_RATE / 2000))
+    ax_s.imshow(
+        db,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=-90,
+        vmax=0,
+        extent=(0, seconds, 0, SAMPLE_RATE / 2000),
+    )
     ax_s.set_ylabel("kHz")
     ax_s.set_xlabel("seconds")
     ax_s.set_xlim(0, max(seconds, 1e-3))

@@ -40,9 +40,18 @@ def create_server_app(pipeline: Any, settings: ServerSettings, results_dir: str 
     app.include_router(build_api(runner))  # before the UI, which is mounted at "/"
     blocks = build_app(pipeline, settings, runner=runner, store=store)
     return gr.mount_gradio_app(
-        app, blocks, path="/", server_name=settings.host, server_port=settings.port,
-        footer_links=["api"], run_history=False, allowed_paths=[str(Path(results_dir).resolve())],
-        max_file_size=settings.max_upload_bytes, show_error=True, ssr_mode=False, mcp_server=False,
+        app,
+        blocks,
+        path="/",
+        server_name=settings.host,
+        server_port=settings.port,
+        footer_links=["api"],
+        run_history=False,
+        allowed_paths=[str(Path(results_dir).resolve())],
+        max_file_size=settings.max_upload_bytes,
+        show_error=True,
+        ssr_mode=False,
+        mcp_server=False,
     )
 
 
@@ -54,8 +63,9 @@ def check_port(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as e:
-            raise Jen1Error(f"cannot listen on {host}:{port} ({e.strerror}); pass another --port "
-                            "or --host") from None
+            raise Jen1Error(
+                f"cannot listen on {host}:{port} ({e.strerror}); pass another --port or --host"
+            ) from None
 
 
 def serve(pipeline: Any, settings: ServerSettings) -> None:
@@ -73,11 +83,20 @@ def serve(pipeline: Any, settings: ServerSettings) -> None:
     previous = signal.signal(signal.SIGTERM, _exit_quietly) if main else None
     try:
         app = create_server_app(pipeline, settings, results_dir)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                                access_log=False, timeout_graceful_shutdown=3)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+        )
         host = f"[{settings.host}]" if ":" in settings.host else settings.host
-        print(f"jen1 web UI on http://{host}:{settings.port}/  (HTTP API: POST /api/generate; "
-              "Ctrl-C stops)", flush=True)
+        print(
+            f"jen1 web UI on http://{host}:{settings.port}/  (HTTP API: POST /api/generate; "
+            "Ctrl-C stops)",
+            flush=True,
+        )
         uvicorn.Server(config).run()
     except KeyboardInterrupt:  # Ctrl-C is how a server is meant to stop
         print("stopped", flush=True)

@@ -46,9 +46,15 @@ def test_block_strides_are_exact(stride):
 
 
 def test_paper_like_odd_strides_round_trip_lengths():
-    cfg = AutoencoderConfig(latent_dim=4, encoder_channels=2, encoder_mults=(1, 1, 2, 2),
-                            decoder_channels=2, decoder_mults=(1, 1, 2, 2), strides=(2, 4, 5, 8),
-                            dilations=(1,))
+    cfg = AutoencoderConfig(
+        latent_dim=4,
+        encoder_channels=2,
+        encoder_mults=(1, 1, 2, 2),
+        decoder_channels=2,
+        decoder_mults=(1, 1, 2, 2),
+        strides=(2, 4, 5, 8),
+        dilations=(1,),
+    )
     ae = AudioAutoencoder(cfg).eval()
     assert ae.hop == 320
     for length in (1, 319, 320, 1001):

@@ -42,7 +42,7 @@ def test_down_up_round_trip_is_causal_for_odd_lengths():
     torch.manual_seed(0)
     down, up = Downsample(4, 4), Upsample(4, 4)
     for frames in [7, 10]:
-        round_trip = lambda x: up(down(x, True), True)[..., :frames]  # noqa: E731
+        round_trip = lambda x, n=frames: up(down(x, True), True)[..., :n]  # noqa: E731
         for k in range(frames):
             grad = _dependence(round_trip, frames, k)
             assert torch.all(grad[k + 1 :] == 0) and grad[: k + 1].sum() > 0

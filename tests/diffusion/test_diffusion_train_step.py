@@ -99,8 +99,10 @@ def test_run_unet_by_mode_keeps_sample_order(tiny_config):
     x = torch.randn(4, 2 * c + 1, frames)
     t = torch.rand(4)
     cond = Conditions(
-        torch.randn(4, 3, cfg.text.dim), torch.ones(4, 3, dtype=torch.bool),
-        torch.zeros(4, c, frames), torch.zeros(4, 1, frames),
+        torch.randn(4, 3, cfg.text.dim),
+        torch.ones(4, 3, dtype=torch.bool),
+        torch.zeros(4, c, frames),
+        torch.zeros(4, 1, frames),
         torch.tensor([True, False, False, True]),
     )
     causal = torch.tensor([True, False, True, False])

@@ -49,8 +49,13 @@ def test_known_frames_kept_seeded_and_progress(tiny_config, sampler):
     known, mask, emb, tmask = _inputs(cfg)
     calls = []
     kwargs = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, sampler=sampler, steps=3)
-    a = sample_latents(unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1),
-                       callback=lambda i, n: calls.append((i, n)))
+    a = sample_latents(
+        unet,
+        cfg.diffusion,
+        **kwargs,
+        generator=torch.Generator().manual_seed(1),
+        callback=lambda i, n: calls.append((i, n)),
+    )
     b = sample_latents(unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1))
     c = sample_latents(unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(2))
     assert a.shape == known.shape and torch.isfinite(a).all()
@@ -73,8 +78,14 @@ def test_cfg_batches_branches_and_scale_one_skips_uncond(tiny_config):
     assert batches == [2, 2]
     batches.clear()
     neg = torch.randn(1, 6, cfg.text.dim)
-    out = sample_latents(unet, cfg.diffusion, **common, neg_text_emb=neg,
-                         neg_text_mask=torch.ones(1, 6, dtype=torch.bool), causal=True)
+    out = sample_latents(
+        unet,
+        cfg.diffusion,
+        **common,
+        neg_text_emb=neg,
+        neg_text_mask=torch.ones(1, 6, dtype=torch.bool),
+        causal=True,
+    )
     assert batches == [4, 4] and torch.isfinite(out).all()
 
 
@@ -83,11 +94,25 @@ def test_bad_arguments_raise(tiny_config):
     unet = _random_unet(cfg)
     known, mask, emb, tmask = _inputs(cfg)
     with pytest.raises(Jen1Error, match="sampler 'euler2': use one of ddim, dpmpp_2m, heun"):
-        sample_latents(unet, cfg.diffusion, known=known, mask=mask, text_emb=emb, text_mask=tmask,
-                       sampler="euler2")
+        sample_latents(
+            unet,
+            cfg.diffusion,
+            known=known,
+            mask=mask,
+            text_emb=emb,
+            text_mask=tmask,
+            sampler="euler2",
+        )
     with pytest.raises(Jen1Error, match="together"):
-        sample_latents(unet, cfg.diffusion, known=known, mask=mask, text_emb=emb, text_mask=tmask,
-                       neg_text_emb=emb)
+        sample_latents(
+            unet,
+            cfg.diffusion,
+            known=known,
+            mask=mask,
+            text_emb=emb,
+            text_mask=tmask,
+            neg_text_emb=emb,
+        )
 
 
 def _train(unet, z, emb, tmask, dcfg, steps, batch=32, lr=3e-3):
@@ -130,26 +155,39 @@ def test_memorised_latent_is_generated_inpainted_and_continued(one_thread):
     _train(unet, z, emb, tmask, cfg.diffusion, steps=300)
     unet.eval()
     frames = z.shape[-1]
+
     def rel(x, sl):  # worst relative error over the batch on frames sl
         return ((x - z)[..., sl].norm(dim=(1, 2)) / z[..., sl].norm()).max().item()
 
-    common = dict(text_emb=emb.expand(2, -1, -1), text_mask=tmask.expand(2, -1), steps=25,
-                  cfg_scale=1.0, generator=torch.Generator().manual_seed(1))
+    common = dict(
+        text_emb=emb.expand(2, -1, -1),
+        text_mask=tmask.expand(2, -1),
+        steps=25,
+        cfg_scale=1.0,
+        generator=torch.Generator().manual_seed(1),
+    )
 
-    gen = sample_latents(unet, cfg.diffusion, known=torch.zeros(2, 4, frames),
-                         mask=torch.zeros(2, 1, frames), **common)
+    gen = sample_latents(
+        unet,
+        cfg.diffusion,
+        known=torch.zeros(2, 4, frames),
+        mask=torch.zeros(2, 1, frames),
+        **common,
+    )
     assert rel(gen, slice(None)) < 0.35  # a fresh N(0, 1) draw is at ~1.4
 
     gap = slice(frames // 3, 2 * frames // 3)
     mask = torch.ones(2, 1, frames)
     mask[..., gap] = 0
-    inpainted = sample_latents(unet, cfg.diffusion, known=z.expand(2, -1, -1) * mask, mask=mask,
-                               **common)
+    inpainted = sample_latents(
+        unet, cfg.diffusion, known=z.expand(2, -1, -1) * mask, mask=mask, **common
+    )
     assert rel(inpainted, gap) < 0.3
 
     tail = slice(frames // 2, None)
     mask = torch.ones(2, 1, frames)
     mask[..., tail] = 0
-    continued = sample_latents(unet, cfg.diffusion, known=z.expand(2, -1, -1) * mask, mask=mask,
-                               causal=True, **common)
+    continued = sample_latents(
+        unet, cfg.diffusion, known=z.expand(2, -1, -1) * mask, mask=mask, causal=True, **common
+    )
     assert rel(continued, tail) < 0.35

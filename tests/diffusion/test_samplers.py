@@ -31,16 +31,17 @@ def test_constant_data_is_reached(name, schedule):
     calls = []
     x = torch.randn(2, 6, 5, generator=torch.Generator().manual_seed(0))
     out = SAMPLERS[name](
-        lambda x_t, t: target.clone(), x, make_timesteps(8, dcfg), dcfg=dcfg,
+        lambda x_t, t: target.clone(),
+        x,
+        make_timesteps(8, dcfg),
+        dcfg=dcfg,
         callback=lambda i, n: calls.append((i, n)),
     )
     assert torch.allclose(out, target, atol=1e-5)
     assert calls == [(i, 8) for i in range(1, 9)]
 
 
-@pytest.mark.parametrize(
-    "name,tol", [("ddim", 0.08), ("dpmpp_2m", 0.03), ("heun", 0.03)]
-)
+@pytest.mark.parametrize("name,tol", [("ddim", 0.08), ("dpmpp_2m", 0.03), ("heun", 0.03)])
 @pytest.mark.parametrize("std", [0.5, 2.0])
 def test_gaussian_data_std_is_reproduced(name, tol, std):
     dcfg = DiffusionConfig(schedule="cosine")

@@ -17,8 +17,13 @@ C, D = 4, 12  # latent channels, text width
 
 def _unet(levels: int = 3) -> UNet1D:
     cfg = UNetConfig(
-        channels=(16, 32, 32)[:levels], num_res_blocks=1, attn_levels=(False, True, True)[:levels],
-        head_dim=8, time_dim=16, cross_attn_dim=16, groups=4,
+        channels=(16, 32, 32)[:levels],
+        num_res_blocks=1,
+        attn_levels=(False, True, True)[:levels],
+        head_dim=8,
+        time_dim=16,
+        cross_attn_dim=16,
+        groups=4,
     )
     torch.manual_seed(0)
     unet = UNet1D(cfg, C, D)
@@ -119,8 +124,11 @@ def test_bf16_autocast_forward_and_backward():
     unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
     c = cfg.autoencoder.latent_dim
     cond = Conditions(
-        torch.randn(2, 3, cfg.text.dim), torch.ones(2, 3, dtype=torch.bool),
-        torch.zeros(2, c, 11), torch.zeros(2, 1, 11), torch.tensor([True, False]),
+        torch.randn(2, 3, cfg.text.dim),
+        torch.ones(2, 3, dtype=torch.bool),
+        torch.zeros(2, c, 11),
+        torch.zeros(2, 1, 11),
+        torch.tensor([True, False]),
     )
     with torch.autocast("cpu", torch.bfloat16):
         out = unet(torch.randn(2, 2 * c + 1, 11), torch.rand(2), cond, causal=True)

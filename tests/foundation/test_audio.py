@@ -101,7 +101,9 @@ def test_flac_and_ogg_load(tmp_path, sine_stereo):
 
 def test_mp3_load(tmp_path, sine_stereo):
     try:
-        sf.write(str(tmp_path / "a.mp3"), sine_stereo.T, 48000, format="MP3", subtype="MPEG_LAYER_III")
+        sf.write(
+            str(tmp_path / "a.mp3"), sine_stereo.T, 48000, format="MP3", subtype="MPEG_LAYER_III"
+        )
     except Exception:
         pytest.skip("this libsndfile cannot write mp3")
     wav = load_audio(tmp_path / "a.mp3")

@@ -36,7 +36,9 @@ def test_strict_load_lists_keys(tmp_path, tiny_config):
     net = _net()
     sd = net.state_dict()
     sd["0.weight_renamed"] = sd.pop("0.weight")
-    with pytest.raises(CheckpointError, match=r"missing keys \[0.weight\].*unexpected keys \[0.weight_renamed\]"):
+    with pytest.raises(
+        CheckpointError, match=r"missing keys \[0.weight\].*unexpected keys \[0.weight_renamed\]"
+    ):
         load_state_strict(_net(), sd, "unet")
     sd = _net().state_dict()
     sd["0.weight"] = torch.zeros(3, 3)

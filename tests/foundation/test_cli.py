@@ -23,8 +23,9 @@ def test_info_json(capsys):
 
 
 def test_bad_arguments_one_line_exit_2():
-    r = subprocess.run([sys.executable, "-m", "jen1.cli", "nosuchcommand"], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "jen1.cli", "nosuchcommand"], capture_output=True, text=True
+    )
     assert r.returncode == 2
     assert r.stderr.startswith("error:") and r.stderr.count("\n") == 1
     assert "Traceback" not in r.stderr

@@ -13,7 +13,9 @@ def _pooled(enc, prompts):
 
 
 def test_minilm_is_a_real_encoder(text_encoder):
-    p = _pooled(text_encoder, ["fast energetic drums", "energetic rock drumming", "calm solo piano"])
+    p = _pooled(
+        text_encoder, ["fast energetic drums", "energetic rock drumming", "calm solo piano"]
+    )
     assert p[0] @ p[1] > p[0] @ p[2] + 0.1
 
 
@@ -40,13 +42,14 @@ def test_missing_t5_dir_is_clear(tmp_path):
 
 
 def test_local_t5_loads(tmp_path):
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     from transformers import T5Config, T5EncoderModel
 
     # A tiny randomly initialised T5 tests the *loading code* only; it is never used as an encoder.
     d = tmp_path / "t5"
-    T5EncoderModel(T5Config(vocab_size=30600, d_model=16, d_ff=32, num_layers=1, num_heads=2,
-                            d_kv=8)).save_pretrained(d)
+    T5EncoderModel(
+        T5Config(vocab_size=30600, d_model=16, d_ff=32, num_layers=1, num_heads=2, d_kv=8)
+    ).save_pretrained(d)
     tok_src = TextEncoder("minilm").tokenizer  # any tokenizer with a small vocab file works here
     tok_src.save_pretrained(d)
     enc = TextEncoder(f"t5:{d}", max_length=8)

@@ -13,15 +13,37 @@ from pathlib import Path
 import pytest
 import torch
 
-from jen1.train.loop import StepBatchSampler, latest_checkpoint, list_checkpoints, load_training_checkpoint
+from jen1.train.loop import (
+    StepBatchSampler,
+    latest_checkpoint,
+    list_checkpoints,
+    load_training_checkpoint,
+)
 
 SCRIPT = Path(__file__).with_name("toy_stage.py")
 
 
-def _run(out: Path, devices: int, steps: int, batch: int = 8, acc: int = 1, resume: bool = False,
-         sleep: float = 0.0, wait: bool = True):
-    cmd = [sys.executable, str(SCRIPT), str(out), str(devices), str(steps), str(batch), str(acc),
-           "1" if resume else "0", str(sleep)]
+def _run(
+    out: Path,
+    devices: int,
+    steps: int,
+    batch: int = 8,
+    acc: int = 1,
+    resume: bool = False,
+    sleep: float = 0.0,
+    wait: bool = True,
+):
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        str(out),
+        str(devices),
+        str(steps),
+        str(batch),
+        str(acc),
+        "1" if resume else "0",
+        str(sleep),
+    ]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     if not wait:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -57,7 +79,11 @@ def test_sampler_covers_global_batch_once():
 def test_ddp_two_processes_equal_one_process(tmp_path):
     _run(tmp_path / "one", devices=1, steps=6)
     _run(tmp_path / "two", devices=2, steps=6)
-    p1, r0, r1 = _params(tmp_path / "one"), _params(tmp_path / "two", 0), _params(tmp_path / "two", 1)
+    p1, r0, r1 = (
+        _params(tmp_path / "one"),
+        _params(tmp_path / "two", 0),
+        _params(tmp_path / "two", 1),
+    )
     assert torch.equal(r0, r1), "ranks diverged"
     assert torch.allclose(p1, r0, atol=1e-5), (p1 - r0).abs().max()
 
@@ -74,7 +100,9 @@ def test_resume_repeats_uninterrupted_run(tmp_path):
     assert load_training_checkpoint(latest_checkpoint(tmp_path / "b"))["step"] == 7
     _run(tmp_path / "b", devices=1, steps=12, resume=True)
     assert torch.equal(_params(tmp_path / "a"), _params(tmp_path / "b"))
-    assert _losses(tmp_path / "a") == pytest.approx(_losses(tmp_path / "b"), rel=1e-6)  # whole curve
+    assert _losses(tmp_path / "a") == pytest.approx(
+        _losses(tmp_path / "b"), rel=1e-6
+    )  # whole curve
     assert len(list_checkpoints(tmp_path / "b")) == 2  # keep_last
 
 
@@ -91,8 +119,17 @@ def test_sigterm_saves_a_checkpoint_and_resumes(tmp_path):
     state = load_training_checkpoint(latest_checkpoint(out))
     stopped = state["step"]
     assert 5 <= stopped < 1000
-    assert set(state) >= {"modules", "ema", "optimizers", "schedulers", "step", "rng", "config",
-                          "jen1_version", "data_position"}
+    assert set(state) >= {
+        "modules",
+        "ema",
+        "optimizers",
+        "schedulers",
+        "step",
+        "rng",
+        "config",
+        "jen1_version",
+        "data_position",
+    }
     _run(out, devices=1, steps=stopped + 3, resume=True)
     assert load_training_checkpoint(latest_checkpoint(out))["step"] == stopped + 3
 

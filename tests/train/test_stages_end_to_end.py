@@ -13,8 +13,12 @@ TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 
 
 def jen1(*args):
-    r = subprocess.run([sys.executable, "-m", "jen1.cli", *map(str, args)], capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "jen1.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     return r
 
@@ -22,16 +26,40 @@ def jen1(*args):
 @pytest.mark.skipif(not TIMGM.exists(), reason="needs timgm6mb-soundfont (scripts/install.sh)")
 def test_train_both_stages_and_generate(tmp_path):
     data, ae_run, ae_model = tmp_path / "data", tmp_path / "ae-run", tmp_path / "ae-model"
-    jen1("data", "synth", data, "--clips", 6, "--seconds", 1.5, "--soundfont", TIMGM, "--no-progress")
-    jen1("train", "autoencoder", "--config", "tiny", "--data", data, "--out", ae_run,
-         "--max-steps", 3, "--no-progress")
+    jen1(
+        "data", "synth", data, "--clips", 6, "--seconds", 1.5, "--soundfont", TIMGM, "--no-progress"
+    )
+    jen1(
+        "train",
+        "autoencoder",
+        "--config",
+        "tiny",
+        "--data",
+        data,
+        "--out",
+        ae_run,
+        "--max-steps",
+        3,
+        "--no-progress",
+    )
     jen1("export", ae_run, ae_model)
     r = jen1("data", "encode", data, "--autoencoder", ae_model, "--config", "tiny", "--no-progress")
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert sum(summary["clips"].values()) == 6
     dif_run, model = tmp_path / "dif-run", tmp_path / "model"
-    jen1("train", "diffusion", "--config", "tiny", "--data", data / "latents", "--out", dif_run,
-         "--max-steps", 3, "--no-progress")
+    jen1(
+        "train",
+        "diffusion",
+        "--config",
+        "tiny",
+        "--data",
+        data / "latents",
+        "--out",
+        dif_run,
+        "--max-steps",
+        3,
+        "--no-progress",
+    )
     csv_text = (dif_run / "logs" / "version_0" / "metrics.csv").read_text()
     assert "loss" in csv_text
     jen1("export", dif_run, model, "--dtype", "bfloat16")

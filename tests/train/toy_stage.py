@@ -53,8 +53,11 @@ class ToyStage:
         return ToyData()
 
     def collate(self, items):
-        return {"x": torch.stack([i["x"] for i in items]), "y": torch.stack([i["y"] for i in items]),
-                "sample_id": torch.tensor([i["sample_id"] for i in items])}
+        return {
+            "x": torch.stack([i["x"] for i in items]),
+            "y": torch.stack([i["y"] for i in items]),
+            "sample_id": torch.tensor([i["sample_id"] for i in items]),
+        }
 
     def training_step(self, fabric, micro_batches, step):
         net, opt = self.modules["net"], self.optimizers["net"]
@@ -85,13 +88,30 @@ def main() -> None:
     out, devices, max_steps, batch, acc = sys.argv[1:6]
     resume = len(sys.argv) > 6 and sys.argv[6] == "1"
     sleep = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
-    tc = TrainConfig(batch_size=int(batch), accumulate=int(acc), max_steps=1000,
-                     warmup_steps=2, ckpt_every=5, keep_last=2, log_every=1, lr=0.05,
-                     precision="32-true")
+    tc = TrainConfig(
+        batch_size=int(batch),
+        accumulate=int(acc),
+        max_steps=1000,
+        warmup_steps=2,
+        ckpt_every=5,
+        keep_last=2,
+        log_every=1,
+        lr=0.05,
+        precision="32-true",
+    )
     stage = ToyStage(tc, sleep)
-    res = train(stage, RunOptions(run_dir=Path(out), max_steps=int(max_steps), resume=resume, accelerator="cpu",
-                                  devices=int(devices), strategy="ddp" if int(devices) > 1 else "auto",
-                                  progress=False))
+    res = train(
+        stage,
+        RunOptions(
+            run_dir=Path(out),
+            max_steps=int(max_steps),
+            resume=resume,
+            accelerator="cpu",
+            devices=int(devices),
+            strategy="ddp" if int(devices) > 1 else "auto",
+            progress=False,
+        ),
+    )
     if res["rank"] == 1 or int(devices) == 1:
         pass
     net = stage.modules["net"]

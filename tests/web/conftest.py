@@ -54,14 +54,36 @@ def web_server(tiny_model_dir, tmp_path_factory):
 
     work = tmp_path_factory.mktemp("web-server")
     port = _free_port()
-    env = dict(os.environ, OMP_NUM_THREADS="1", GRADIO_ANALYTICS_ENABLED="False",
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_TEMP_DIR=str(work / "gradio"),
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        GRADIO_TEMP_DIR=str(work / "gradio"),
+        PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    )
     main = "import sys; from jen1.cli import entry; sys.argv[0] = 'jen1'; entry()"
-    cmd = [sys.executable, "-c", main,
-           "--threads", "1", "serve", "--model", str(tiny_model_dir), "--port", str(port),
-           "--max-queue", str(MAX_QUEUE), "--concurrency", "1",
-           "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-seconds", str(MAX_SECONDS)]
+    cmd = [
+        sys.executable,
+        "-c",
+        main,
+        "--threads",
+        "1",
+        "serve",
+        "--model",
+        str(tiny_model_dir),
+        "--port",
+        str(port),
+        "--max-queue",
+        str(MAX_QUEUE),
+        "--concurrency",
+        "1",
+        "--max-upload-mb",
+        str(MAX_UPLOAD_MB),
+        "--max-seconds",
+        str(MAX_SECONDS),
+    ]
     log = work / "server.log"
     with log.open("w") as out:  # cwd in tmp: nothing the server writes lands in the repo
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -32,19 +32,23 @@ def test_generate_returns_wav_and_seed(web_server):
     assert r1.headers["x-jen1-seed"] == "7"
     r2 = httpx.post(web_server.url + "/api/generate", json=body, timeout=60)
     assert r2.content == r1.content  # same seed, same audio
-    r3 = httpx.post(web_server.url + "/api/generate", json={"prompt": "calm piano", "seconds": 0.5},
-                    timeout=60)
+    r3 = httpx.post(
+        web_server.url + "/api/generate", json={"prompt": "calm piano", "seconds": 0.5}, timeout=60
+    )
     _wav(r3)
     assert int(r3.headers["x-jen1-seed"]) >= 0  # a random seed, reported
 
 
-@pytest.mark.parametrize("body, status, words", [
-    ({"prompt": "", "seconds": 1}, 400, "prompt is empty"),
-    ({"prompt": "x", "secs": 1}, 400, "unknown field(s) secs"),
-    ({"prompt": "x", "seconds": 99}, 400, "at most 10 s"),
-    ({"prompt": "x", "sampler": "nope"}, 400, "unknown sampler"),
-    ([1, 2], 400, "JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ({"prompt": "", "seconds": 1}, 400, "prompt is empty"),
+        ({"prompt": "x", "secs": 1}, 400, "unknown field(s) secs"),
+        ({"prompt": "x", "seconds": 99}, 400, "at most 10 s"),
+        ({"prompt": "x", "sampler": "nope"}, 400, "unknown sampler"),
+        ([1, 2], 400, "JSON object"),
+    ],
+)
 def test_generate_errors_are_one_line_json(web_server, body, status, words):
     r = httpx.post(web_server.url + "/api/generate", json=body, timeout=30)
     assert r.status_code == status and words in r.json()["error"]
@@ -52,8 +56,12 @@ def test_generate_errors_are_one_line_json(web_server, body, status, words):
 
 def test_inpaint_and_continue(web_server, song_wav_bytes):
     files = {"audio": ("song.wav", song_wav_bytes, "audio/wav")}
-    r = httpx.post(web_server.url + "/api/inpaint", files=files,
-                   data={"start": "0.5", "end": "1.0", "prompt": "violin", "seed": "1"}, timeout=60)
+    r = httpx.post(
+        web_server.url + "/api/inpaint",
+        files=files,
+        data={"start": "0.5", "end": "1.0", "prompt": "violin", "seed": "1"},
+        timeout=60,
+    )
     data, sr = _wav(r)
     assert sr == 48000 and data.shape == (96000, 2)
     src = sf.read(io.BytesIO(song_wav_bytes), dtype="float32")[0]
@@ -67,11 +75,16 @@ def test_inpaint_and_continue(web_server, song_wav_bytes):
 def test_bad_uploads_get_the_message(web_server, tmp_path):
     """(c) a non-audio file and a too-large file, through the HTTP API and through Gradio."""
     not_audio = {"audio": ("notes.wav", b"these are my notes, not audio\n" * 50, "audio/wav")}
-    r = httpx.post(web_server.url + "/api/inpaint", files=not_audio,
-                   data={"start": "0.1", "end": "0.2"}, timeout=30)
+    r = httpx.post(
+        web_server.url + "/api/inpaint",
+        files=not_audio,
+        data={"start": "0.1", "end": "0.2"},
+        timeout=30,
+    )
     assert r.status_code == 400
-    assert r.json()["error"] == ("notes.wav is not an audio file jen1 can read "
-                                 "(use WAV, FLAC, OGG or MP3)")
+    assert r.json()["error"] == (
+        "notes.wav is not an audio file jen1 can read (use WAV, FLAC, OGG or MP3)"
+    )
     big = {"audio": ("big.wav", b"\0" * (2 * 1024 * 1024), "audio/wav")}
     r = httpx.post(web_server.url + "/api/continue", files=big, data={"seconds": "1"}, timeout=30)
     assert r.status_code == 413 and "the upload limit is 1 MB" in r.json()["error"]
@@ -79,8 +92,11 @@ def test_bad_uploads_get_the_message(web_server, tmp_path):
     assert r.status_code == 400 and "form field 'audio'" in r.json()["error"]
 
     # the UI's upload route (Gradio) refuses a too-large file before anything reads it
-    r = httpx.post(web_server.url + "/gradio_api/upload",
-                   files={"files": ("big.wav", big["audio"][1])}, timeout=30)
+    r = httpx.post(
+        web_server.url + "/gradio_api/upload",
+        files={"files": ("big.wav", big["audio"][1])},
+        timeout=30,
+    )
     assert r.status_code == 413 and "maximum allowed size" in r.text
     # and the UI's inpaint handler refuses non-audio with the same message as the API
     from gradio_client import Client, handle_file
@@ -89,8 +105,9 @@ def test_bad_uploads_get_the_message(web_server, tmp_path):
     path.write_bytes(not_audio["audio"][1])
     client = Client(web_server.url + "/", verbose=False, download_files=str(tmp_path / "dl"))
     with pytest.raises(Exception, match="notes.wav is not an audio file jen1 can read"):
-        client.predict(handle_file(str(path)), 0.1, 0.2, "", 4, 2.0, "dpmpp_2m", "", "",
-                       api_name="/inpaint")
+        client.predict(
+            handle_file(str(path)), 0.1, 0.2, "", 4, 2.0, "dpmpp_2m", "", "", api_name="/inpaint"
+        )
 
 
 def test_gradio_api_generate(web_server, tmp_path):
@@ -99,7 +116,8 @@ def test_gradio_api_generate(web_server, tmp_path):
 
     client = Client(web_server.url + "/", verbose=False, download_files=str(tmp_path))
     audio, download, info, image, *_ = client.predict(
-        "ambient pad", 1.0, 3, 2.0, "ddim", "123", "", api_name="/generate")
+        "ambient pad", 1.0, 3, 2.0, "ddim", "123", "", api_name="/generate"
+    )
     data, sr = sf.read(audio)
     assert sr == 48000 and data.shape == (48000, 2)
     assert "seed 123" in info and download.endswith(".wav")

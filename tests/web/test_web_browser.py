@@ -15,9 +15,18 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,1600")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1600",
+)
 
 
 def _wait(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -34,11 +43,13 @@ def _wait(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
 @pytest.fixture
 def browser(tmp_path):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed ({CHROMIUM}): "
-                    "apt-get install chromium chromium-driver")
+        pytest.skip(
+            f"Chromium is not installed ({CHROMIUM}): apt-get install chromium chromium-driver"
+        )
     if not Path(CHROMEDRIVER).exists() and not shutil.which("chromedriver"):
-        pytest.skip(f"chromium-driver is not installed ({CHROMEDRIVER}): "
-                    "apt-get install chromium-driver")
+        pytest.skip(
+            f"chromium-driver is not installed ({CHROMEDRIVER}): apt-get install chromium-driver"
+        )
     webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
     from selenium.webdriver.chrome.service import Service
 
@@ -65,14 +76,17 @@ def _audio_source(driver, elem_id: str) -> list | None:
     """[src, readyState, duration] of the result player once it has a playable source."""
     got = driver.execute_script(
         "const a = document.querySelector(arguments[0]);"
-        "return a && a.src ? [a.src, a.readyState, a.duration] : null;", f"#{elem_id} audio")
+        "return a && a.src ? [a.src, a.readyState, a.duration] : null;",
+        f"#{elem_id} audio",
+    )
     return got if got and got[1] >= 1 and got[2] and got[2] > 0 else None  # HAVE_METADATA
 
 
 def _toasts(driver) -> list[str]:
     return driver.execute_script(
         "return [...document.querySelectorAll('.toast-body, [data-testid=toast-body]')]"
-        ".map(e => e.innerText);")
+        ".map(e => e.innerText);"
+    )
 
 
 def _tab(driver, name: str) -> None:
@@ -121,8 +135,14 @@ def test_browser_generate_inpaint_and_refuse(web_server, browser, tmp_path, song
     d.save_screenshot(str(tmp_path / "refused.png"))
 
     # nothing but the server on loopback was contacted
-    urls = [json.loads(e["message"])["message"]["params"].get("request", {}).get("url", "")
-            for e in d.get_log("performance")]
-    remote = {u for u in urls if u.split(":")[0] in ("http", "https", "ws", "wss")
-              and not u.startswith((web_server.url, web_server.url.replace("http", "ws", 1)))}
+    urls = [
+        json.loads(e["message"])["message"]["params"].get("request", {}).get("url", "")
+        for e in d.get_log("performance")
+    ]
+    remote = {
+        u
+        for u in urls
+        if u.split(":")[0] in ("http", "https", "ws", "wss")
+        and not u.startswith((web_server.url, web_server.url.replace("http", "ws", 1)))
+    }
     assert not remote, sorted(remote)[:5]

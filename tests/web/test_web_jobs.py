@@ -28,15 +28,18 @@ def test_parse_sampling_accepts_widget_and_json_values():
     assert (empty.steps, empty.cfg_scale, empty.seed) == (None, None, None)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"steps": 0}, "steps must be between"),
-    ({"steps": 2.5}, "whole number"),
-    ({"cfg_scale": "lots"}, "cfg must be a number"),
-    ({"seed": -1}, "seed must be between"),
-    ({"seed": "nan"}, "finite"),
-    ({"sampler": "euler_ancestral_x"}, "unknown sampler"),
-    ({"negative_prompt": "x" * 3000}, "limit is 2000"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"steps": 0}, "steps must be between"),
+        ({"steps": 2.5}, "whole number"),
+        ({"cfg_scale": "lots"}, "cfg must be a number"),
+        ({"seed": -1}, "seed must be between"),
+        ({"seed": "nan"}, "finite"),
+        ({"sampler": "euler_ancestral_x"}, "unknown sampler"),
+        ({"negative_prompt": "x" * 3000}, "limit is 2000"),
+    ],
+)
 def test_parse_sampling_refuses_with_one_line(kwargs, words):
     with pytest.raises(Jen1Error, match=words) as e:
         parse_sampling(**kwargs)

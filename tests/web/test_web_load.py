@@ -35,8 +35,11 @@ def test_twenty_concurrent_requests(web_server):
     url = web_server.url
 
     def api(k: int):
-        r = httpx.post(url + "/api/generate", timeout=120,
-                       json={"prompt": f"load test {k}", "seconds": SECONDS, "seed": k, "steps": 4})
+        r = httpx.post(
+            url + "/api/generate",
+            timeout=120,
+            json={"prompt": f"load test {k}", "seconds": SECONDS, "seed": k, "steps": 4},
+        )
         return r.status_code, r.content if r.status_code == 200 else r.json()["error"]
 
     assert api(0)[0] == 200  # warm up: first-use allocations are not growth
@@ -53,8 +56,11 @@ def test_twenty_concurrent_requests(web_server):
         assert sr == 48000 and data.shape == (round(SECONDS * 48000), 2)
 
     def ui(k: int):
-        r = httpx.post(url + "/gradio_api/call/generate", timeout=60,
-                       json={"data": [f"ui load {k}", 1.0, 3, 2.0, "dpmpp_2m", str(k), ""]})
+        r = httpx.post(
+            url + "/gradio_api/call/generate",
+            timeout=60,
+            json={"data": [f"ui load {k}", 1.0, 3, 2.0, "dpmpp_2m", str(k), ""]},
+        )
         if r.status_code != 200:
             return r.status_code, r.json().get("detail", r.text)
         event = r.json()["event_id"]
@@ -76,10 +82,18 @@ def test_twenty_concurrent_requests(web_server):
     health = httpx.get(url + "/api/health", timeout=10).json()
     assert health["status"] == "ok" and health["queue"]["admitted"] == 0
     rss_after, peak = web_server.rss_mb(), web_server.rss_mb("VmHWM")
-    summary = json.dumps({"api_done": len(done), "api_refused": len(refused),
-                          "ui_done": len(ui_done), "ui_refused": len(ui_refused),
-                          "rss_before_mb": round(rss_before), "rss_mid_mb": round(rss_mid),
-                          "rss_after_mb": round(rss_after), "peak_rss_mb": round(peak)})
+    summary = json.dumps(
+        {
+            "api_done": len(done),
+            "api_refused": len(refused),
+            "ui_done": len(ui_done),
+            "ui_refused": len(ui_refused),
+            "rss_before_mb": round(rss_before),
+            "rss_mid_mb": round(rss_mid),
+            "rss_after_mb": round(rss_after),
+            "peak_rss_mb": round(peak),
+        }
+    )
     print(summary)
     assert peak < PEAK_RSS_MB, summary
     assert rss_after - rss_before < GROWTH_MB, summary
