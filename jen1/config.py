@@ -76,6 +76,9 @@ class AutoencoderLossConfig:
     disc_channels: int = 8  # constant width of every STFT sub-discriminator (EnCodec: 32)
     disc_start_step: int = 2000  # adversarial loss off before this step
     feat_start_step: int = 3000  # feature matching switched on after this step
+    # Train the decoder only (the encoder, and so the latent space a diffusion model was
+    # trained on, stays fixed): for improving a shipped decoder without retraining the U-Net.
+    freeze_encoder: bool = False
 
 
 @dataclass(frozen=True)

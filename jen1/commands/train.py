@@ -32,6 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory (checkpoints, logs)")
     p.add_argument("--max-steps", type=int, default=None, help="default: the config's max_steps")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="autoencoder only: start from this model directory's weights (e.g. to "
+        "fine-tune a decoder with --set ae_loss.freeze_encoder=true)",
+    )
     p.add_argument("--accelerator", default="cpu", help="cpu | gpu | auto")
     p.add_argument("--devices", default="1", help="processes per node (DDP when > 1)")
     p.add_argument("--num-nodes", type=int, default=1)
@@ -55,12 +62,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("model_dir", type=Path)
     e.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     e.add_argument("--card", type=Path, default=None, help="markdown file to ship as model_card.md")
+    e.add_argument(
+        "--unet-from",
+        type=Path,
+        default=None,
+        metavar="MODEL_DIR",
+        help="autoencoder runs: take the U-Net (and config) from this model directory, e.g. to "
+        "ship a decoder fine-tuned with a frozen encoder beside an existing U-Net",
+    )
     e.add_argument("--overwrite", action="store_true")
     e.set_defaults(func=run_export)
 
 
 def run_train(args: argparse.Namespace) -> int:
     from jen1.config import load_config
+    from jen1.errors import Jen1Error
     from jen1.train.loop import RunOptions, train
     from jen1.train.stages import STAGES
 
@@ -74,7 +90,10 @@ def run_train(args: argparse.Namespace) -> int:
             cfg = Jen1Config.from_dict(load_training_checkpoint(ckpt)["config"])
             for o in args.overrides:
                 cfg = parse_override(cfg, o)
-    stage = STAGES[args.stage](cfg, args.data)
+    if args.init is not None and args.stage != "autoencoder":
+        raise Jen1Error("--init applies to the autoencoder stage only")
+    kwargs = {"init": args.init} if args.init is not None else {}
+    stage = STAGES[args.stage](cfg, args.data, **kwargs)
     args.out.mkdir(parents=True, exist_ok=True)
     devices: int | str = int(args.devices) if str(args.devices).isdigit() else args.devices
     opts = RunOptions(
@@ -109,6 +128,28 @@ def run_export(args: argparse.Namespace) -> int:
         raise Jen1Error(f"{args.model_dir} already holds a model (pass --overwrite to replace it)")
     dtype = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
     cfg, components, step = export_run(args.run_dir)
+    if args.unet_from is not None:
+        from jen1.checkpoint import load_model_dir
+
+        if "unet" in components:
+            raise Jen1Error("--unet-from applies to autoencoder runs only")
+        base_cfg, base = load_model_dir(args.unet_from, ("autoencoder", "unet"))
+        if base_cfg.autoencoder != cfg.autoencoder:
+            raise Jen1Error(
+                f"the autoencoder of {args.run_dir} has another config than {args.unet_from}"
+            )
+        enc = {k: v for k, v in base["autoencoder"].items() if k.startswith("encoder.")}
+        changed = [
+            k for k, v in enc.items() if not torch.equal(v, components["autoencoder"][k].float())
+        ]
+        if changed:
+            raise Jen1Error(
+                f"the encoder of {args.run_dir} differs from {args.unet_from}'s ({len(changed)} "
+                "tensors): its U-Net was trained on other latents (train with "
+                "--set ae_loss.freeze_encoder=true --init MODEL_DIR)"
+            )
+        components = {"autoencoder": components["autoencoder"], "unet": base["unet"]}
+        cfg = base_cfg
     assert isinstance(cfg, Jen1Config)
     card = args.card.read_text() if args.card else None
     save_model_dir(args.model_dir, cfg, components, dtype=dtype, card=card)

@@ -39,10 +39,11 @@ class AutoencoderStage:
     name = "autoencoder"
     ema_names = ("autoencoder",)
 
-    def __init__(self, cfg: Jen1Config, data_dir: str | Path):
+    def __init__(self, cfg: Jen1Config, data_dir: str | Path, init: str | Path | None = None):
         self.cfg = cfg
         self.train_cfg: TrainConfig = cfg.train_autoencoder
         self.data_dir = Path(data_dir)
+        self.init = Path(init) if init else None  # model directory to start from
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
@@ -51,12 +52,22 @@ class AutoencoderStage:
         from jen1.autoencoder.losses import MultiResolutionSTFTLoss  # noqa: F401 (import check)
         from jen1.autoencoder.model import AudioAutoencoder
 
-        ae = AudioAutoencoder(self.cfg.autoencoder).to(device)
+        ae = AudioAutoencoder(self.cfg.autoencoder)
+        if self.init is not None:
+            from jen1.checkpoint import load_model_dir, load_state_strict
+
+            _, state = load_model_dir(self.init, ("autoencoder",))
+            load_state_strict(ae, state["autoencoder"], "autoencoder")
+        ae = ae.to(device)
+        trainable = list(ae.parameters())
+        if self.cfg.ae_loss.freeze_encoder:
+            ae.encoder.requires_grad_(False)
+            trainable = list(ae.decoder.parameters())
         disc = MultiScaleSTFTDiscriminator(self.cfg.ae_loss).to(device)
         self.modules = {"autoencoder": ae, "discriminator": disc}
         tc = self.train_cfg
         self.optimizers = {
-            "autoencoder": build_optimizer(list(ae.parameters()), tc),
+            "autoencoder": build_optimizer(trainable, tc),
             "discriminator": build_optimizer(list(disc.parameters()), tc),
         }
 
