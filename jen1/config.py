@@ -69,6 +69,9 @@ class AutoencoderLossConfig:
     mel_weight: float = 1.0
     mel_bins: int = 80
     l1_weight: float = 0.1
+    # MR-STFT on mid (L+R)/2 and side (L-R)/2 too: per-channel spectral losses alone leave the
+    # phase between channels free, and the mid channel then partly cancels (measured)
+    mid_side_weight: float = 1.0
     kl_weight: float = 1e-4
     adv_weight: float = 0.1
     feat_weight: float = 2.0

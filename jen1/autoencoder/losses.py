@@ -210,7 +210,8 @@ def reconstruction_losses(
 
     Returns:
         ``{"stft": w_stft * MR-STFT, "mel": w_mel * log-mel L1, "l1": w_l1 * time L1,
-        "recon": their sum}``. STFTs are shared between the STFT and mel terms.
+        "mid_side": w_ms * MR-STFT of mid/side (when ``mid_side_weight`` > 0), "recon": their
+        sum}``. STFTs are shared between the STFT and mel terms.
     """
     mel_set = set(mel_windows(loss_cfg))
     stft = wav.new_zeros((), dtype=torch.float32)
@@ -230,7 +231,17 @@ def reconstruction_losses(
         "l1": loss_cfg.l1_weight * l1,
     }
     out["recon"] = out["stft"] + out["mel"] + out["l1"]
+    if loss_cfg.mid_side_weight > 0 and wav.shape[1] == 2:
+        ms = mrstft_distance(to_mid_side(wav), to_mid_side(recon), loss_cfg.stft_windows).mean()
+        out["mid_side"] = loss_cfg.mid_side_weight * ms
+        out["recon"] = out["recon"] + out["mid_side"]
     return out
+
+
+def to_mid_side(wav: Tensor) -> Tensor:
+    """(B, 2, L) left/right -> (B, 2, L) mid (L+R)/2 and side (L-R)/2."""
+    left, right = wav[:, :1], wav[:, 1:2]
+    return torch.cat([(left + right) / 2, (left - right) / 2], dim=1)
 
 
 def kl_loss(mean: Tensor, logvar: Tensor) -> Tensor:

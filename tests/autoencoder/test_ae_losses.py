@@ -24,11 +24,13 @@ def test_reconstruction_losses_zero_for_identical_positive_otherwise():
     a, b = _pair()
     same = L.reconstruction_losses(a, a.clone(), cfg)
     diff = L.reconstruction_losses(a, b, cfg)
-    assert set(same) == {"stft", "mel", "l1", "recon"}
+    assert set(same) == {"stft", "mel", "l1", "mid_side", "recon"}
     for k in same:
         assert same[k].abs() < 1e-6, k
         assert diff[k] > 1e-3, k
-    torch.testing.assert_close(diff["recon"], diff["stft"] + diff["mel"] + diff["l1"])
+    torch.testing.assert_close(
+        diff["recon"], diff["stft"] + diff["mel"] + diff["l1"] + diff["mid_side"]
+    )
     # worse reconstruction -> larger loss
     worse = L.reconstruction_losses(a, a + 0.3 * torch.randn_like(a), cfg)
     assert worse["recon"] > diff["recon"]
@@ -100,3 +102,21 @@ def test_losses_under_bf16_autocast_are_fp32():
     assert out["recon"].dtype == torch.float32
     ref = L.reconstruction_losses(a, b.bfloat16().float(), cfg)
     torch.testing.assert_close(out["recon"], ref["recon"])
+
+
+def test_mid_side_term_sees_interchannel_phase():
+    """Per-channel spectra match when one channel is phase-shifted; the mid/side term does not."""
+    import math
+
+    from jen1.autoencoder.losses import reconstruction_losses
+    from jen1.config import load_config
+
+    lc = load_config("tiny").ae_loss
+    t = torch.arange(8192) / 48000
+    left = torch.sin(2 * math.pi * 750 * t)
+    ref = torch.stack([left, left])[None]
+    est = torch.stack([left, -left])[None]  # same magnitudes per channel, opposite phase
+    out = reconstruction_losses(ref, est, lc)
+    assert out["stft"] < 1e-3
+    assert out["mid_side"] > 1.0
+    assert torch.allclose(out["recon"], out["stft"] + out["mel"] + out["l1"] + out["mid_side"])
