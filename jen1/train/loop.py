@@ -173,21 +173,32 @@ def load_training_checkpoint(path: Path) -> dict[str, Any]:
         raise Jen1Error(f"checkpoint {path} is truncated or corrupt ({first})") from None
 
 
+def make_loggers(run_dir: Path) -> list[Any]:
+    """CSV (``logs/version_N/metrics.csv``) and TensorBoard loggers for a run directory.
+
+    Each (re)start logs into a new version_N folder, so a resumed run never overwrites the curve
+    before it. The loop logs every ``log_every`` steps and the CSV is written at every one of
+    those calls, so a run killed without warning keeps its curve up to the last log.
+    """
+    from lightning.fabric.loggers import CSVLogger, TensorBoardLogger
+
+    # flush_logs_every_n_steps=1: Lightning saves when (step + 1) % n == 0, which a step that is
+    # a multiple of log_every (n = log_every) never meets - the CSV stayed empty until the end
+    return [
+        CSVLogger(str(run_dir), name="logs", flush_logs_every_n_steps=1),
+        TensorBoardLogger(str(run_dir), name="tensorboard"),
+    ]
+
+
 def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     """Run (or resume) training; returns {"step", "stopped_by_signal", "checkpoint", "logs"}."""
     from lightning.fabric import Fabric
-    from lightning.fabric.loggers import CSVLogger, TensorBoardLogger
 
     tc = stage.train_cfg
     max_steps = opts.max_steps if opts.max_steps is not None else tc.max_steps
     run_dir = Path(opts.run_dir)
     precision = opts.precision or tc.precision
-    loggers = [
-        # each (re)start logs into a new version_N folder, so a resumed run never overwrites the
-        # curve before it
-        CSVLogger(str(run_dir), name="logs", flush_logs_every_n_steps=tc.log_every),
-        TensorBoardLogger(str(run_dir), name="tensorboard"),
-    ]
+    loggers = make_loggers(run_dir)
     fabric = Fabric(
         accelerator=opts.accelerator,
         devices=opts.devices,

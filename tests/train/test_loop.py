@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from jen1.train.loop import (
+    make_loggers,
     StepBatchSampler,
     latest_checkpoint,
     list_checkpoints,
@@ -141,3 +142,15 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     p.write_bytes(b"garbage")
     with pytest.raises(Jen1Error, match="truncated or corrupt"):
         load_training_checkpoint(p)
+
+
+def test_csv_log_is_written_at_every_log_call(tmp_path):
+    """A run killed without warning keeps its loss curve: the CSV is on disk after each log call
+    (Lightning's flush rule (step + 1) % n == 0 never fired for steps that are multiples of n)."""
+    csv_logger, _ = make_loggers(tmp_path)
+    for step in (10, 20):
+        csv_logger.log_metrics({"loss": 1.0 / step}, step=step)
+        path = Path(csv_logger.log_dir) / "metrics.csv"
+        assert path.exists(), f"no metrics.csv after the log call at step {step}"
+        rows = list(csv.DictReader(path.open()))
+        assert [int(r["step"]) for r in rows][-1] == step
