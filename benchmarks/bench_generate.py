@@ -3,9 +3,10 @@
 For each duration: wall time split into text encoding, sampling and decoding, x real time, and
 the process's peak RSS (each case runs in a fresh subprocess so peaks do not mix). Continuation
 cases measure a long left-to-right continuation (sliding causal window + chunked decode).
+When CUDA is present a GPU section repeats every case on the GPU and adds its peak memory.
 
     python benchmarks/bench_generate.py [--model DIR] [--seconds 10 30 60] [--continue 30 120 600]
-        [--steps N] [--json PATH]
+        [--steps N] [--devices cpu cuda] [--json PATH]
 """
 
 from __future__ import annotations
@@ -27,13 +28,19 @@ def _child(args: argparse.Namespace) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    cuda = args.device.startswith("cuda")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     t0 = time.perf_counter()
-    pipe = Pipeline.from_pretrained(args.model)
+    pipe = Pipeline.from_pretrained(args.model, device=args.device)
+    sync()
     load_s = time.perf_counter() - t0
     steps = args.steps or pipe.cfg.sampling.steps
     prompt = "an upbeat bossa nova with nylon guitar and soft drums at 120 BPM"
     pipe.generate(prompt, seconds=1.0, steps=2, seed=0)  # warm-up (kernels, allocator)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     res: dict = {
+        "device": args.device,
         "task": args.task,
         "seconds": args.case,
         "steps": steps,
@@ -43,6 +50,7 @@ def _child(args: argparse.Namespace) -> None:
     if args.task == "generate":
         t = time.perf_counter()
         emb = pipe._encode_text([prompt])
+        sync()
         res["text_s"] = time.perf_counter() - t
         t = time.perf_counter()
         gen = torch.Generator().manual_seed(0)
@@ -59,22 +67,28 @@ def _child(args: argparse.Namespace) -> None:
             drop_text=False,
             callback=None,
         )
+        sync()
         res["sampling_s"] = time.perf_counter() - t
         t = time.perf_counter()
         pipe.decode_latents(z, length=round(args.case * 48000))
+        sync()
         res["decode_s"] = time.perf_counter() - t
         res["total_s"] = res["text_s"] + res["sampling_s"] + res["decode_s"]
     else:
         seed_audio = pipe.generate(prompt, seconds=5.0, steps=steps, seed=0)
         t = time.perf_counter()
         pipe.continue_(seed_audio, prompt, seconds=args.case, steps=steps, seed=1)
+        sync()
         res["total_s"] = time.perf_counter() - t
     res["x_realtime"] = args.case / res["total_s"]
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if cuda:
+        res["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        res["gpu"] = torch.cuda.get_device_name()
     print("RESULT " + json.dumps(res))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -83,18 +97,34 @@ def main() -> None:
     p.add_argument("--continue", dest="cont", type=float, nargs="*", default=[30, 120, 600])
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument(
+        "--devices",
+        nargs="*",
+        default=None,
+        help="devices to run every case on (default: cpu, plus cuda when CUDA is present)",
+    )
+    p.add_argument("--_device", dest="device", default="cpu", help=argparse.SUPPRESS)
     p.add_argument("--json", default=None)
     p.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--_task", dest="task", default=None, help=argparse.SUPPRESS)
     p.add_argument("--_case", dest="case", type=float, default=None, help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args._child:
         _child(args)
         return
+    import torch
+
+    devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    if any(d.startswith("cuda") for d in devices) and not torch.cuda.is_available():
+        raise SystemExit("error: a cuda device was asked for but CUDA is not available")
     cases = [("generate", s) for s in args.seconds] + [("continue", s) for s in args.cont]
+    cases = [(dev, task, sec) for dev in devices for task, sec in cases]
     results = []
-    for task, sec in cases:
+    for dev, task, sec in cases:
+        if dev != "cpu" and (dev, task, sec) == next(c for c in cases if c[0] == dev):
+            print(f"GPU section ({dev})", flush=True)
         cmd = [sys.executable, __file__, "--_child", "--_task", task, "--_case", str(sec)]
+        cmd += ["--_device", dev]
         for flag, val in (
             ("--model", args.model),
             ("--steps", args.steps),
@@ -106,7 +136,7 @@ def main() -> None:
         line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
         if out.returncode != 0 or not line:
             print(out.stderr[-2000:], file=sys.stderr)
-            raise SystemExit(f"case {task} {sec} s failed")
+            raise SystemExit(f"case {task} {sec} s on {dev} failed")
         results.append(json.loads(line[0][7:]))
         r = results[-1]
         print(
@@ -118,12 +148,11 @@ def main() -> None:
                 if task == "generate"
                 else ""
             )
-            + f"  peak RSS {r['peak_rss_mb']:.0f} MB",
+            + f"  peak RSS {r['peak_rss_mb']:.0f} MB"
+            + (f"  peak GPU memory {r['peak_gpu_mb']:.0f} MB" if "peak_gpu_mb" in r else ""),
             flush=True,
         )
     import platform
-
-    import torch
 
     doc = {
         "machine": platform.processor() or platform.machine(),

@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         default="median",
         help="statistic over repeats (min on a shared machine)",
     )
+    parser.add_argument("--compile", action="store_true", help="add a torch.compile forward row")
+    parser.add_argument(
+        "--compile-train",
+        action="store_true",
+        help="add a torch.compile training-step row (compiling the backward takes minutes)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--json", type=Path, default=None, help="write results here")
     args = parser.parse_args(argv)
@@ -138,17 +144,44 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(unet.parameters(), lr=1e-5)
     gen = torch.Generator().manual_seed(0)
 
-    def train_step() -> None:
-        with bf16():
-            out = diffusion_train_step(unet, z, emb, tmask, cfg.diffusion, gen)
+    def train_step(model: torch.nn.Module = unet, precision: str = "bf16") -> None:
+        with torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
+            out = diffusion_train_step(model, z, emb, tmask, cfg.diffusion, gen)
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         opt.step()
 
     res["train_batch"] = tb
-    res["train_step_bf16_ms"] = time_ms(
-        train_step, max(args.repeats // 2, 3), warmup=1, stat=args.stat
+    reps = max(args.repeats // 2, 3)
+    res["train_step_bf16_ms"] = time_ms(train_step, reps, warmup=1, stat=args.stat)
+    res["train_step_fp32_ms"] = time_ms(
+        lambda: train_step(precision="fp32"), reps, warmup=1, stat=args.stat
     )
+    res["train_step_flops_gflop"] = count_flops(train_step) / 1e9
+    res["train_step_bf16_gflops"] = res["train_step_flops_gflop"] / (
+        res["train_step_bf16_ms"] * 1e-3
+    )
+
+    if args.compile:  # torch.compile (inductor): compile time and the compiled kernels' speed
+        unet.eval()
+        compiled = torch.compile(unet)
+        start = time.perf_counter()
+        with torch.inference_mode(), bf16():
+            compiled(x, t, cond, causal=False)
+        res["compile_forward_s"] = time.perf_counter() - start
+        with torch.inference_mode(), bf16():
+            res["forward_bf16_compiled_ms"] = time_ms(
+                lambda: compiled(x, t, cond, causal=False), args.repeats, stat=args.stat
+            )
+    if args.compile_train:
+        unet.train()
+        compiled_train = torch.compile(unet)
+        start = time.perf_counter()
+        train_step(compiled_train)
+        res["compile_train_s"] = time.perf_counter() - start
+        res["train_step_bf16_compiled_ms"] = time_ms(
+            lambda: train_step(compiled_train), reps, warmup=1, stat=args.stat
+        )
 
     rows = [
         ("parameters", f"{res['params'] / 1e6:.2f} M"),
@@ -168,8 +201,31 @@ def main(argv: list[str] | None = None) -> int:
             f"sampling {args.steps} steps",
             f"{res['sampling_estimate_s']:.2f} s ({res['realtime_factor']:.1f}x real time)",
         ),
-        (f"train step bf16 (batch {tb})", f"{res['train_step_bf16_ms']:.0f} ms"),
+        (f"train step fp32 (batch {tb})", f"{res['train_step_fp32_ms']:.0f} ms"),
+        (
+            f"train step bf16 (batch {tb})",
+            f"{res['train_step_bf16_ms']:.0f} ms ({res['train_step_bf16_gflops']:.0f} GFLOP/s, "
+            f"{res['train_step_fp32_ms'] / res['train_step_bf16_ms']:.2f}x fp32)",
+        ),
     ]
+    if args.compile:
+        rows.append(
+            (
+                "forward bf16 compiled",
+                f"{res['forward_bf16_compiled_ms']:.1f} ms "
+                f"({res['forward_bf16_ms'] / res['forward_bf16_compiled_ms']:.2f}x eager; "
+                f"compile {res['compile_forward_s']:.0f} s)",
+            )
+        )
+    if args.compile_train:
+        rows += [
+            (
+                "train step bf16 compiled",
+                f"{res['train_step_bf16_compiled_ms']:.0f} ms "
+                f"({res['train_step_bf16_ms'] / res['train_step_bf16_compiled_ms']:.2f}x eager; "
+                f"compile {res['compile_train_s']:.0f} s)",
+            ),
+        ]
     width = max(len(k) for k, _ in rows)
     print(
         f"UNet1D benchmark: config {args.config}, {res['threads']} threads, {args.stat} of "

@@ -1,0 +1,120 @@
+"""The benchmark scripts run end to end at tiny sizes and write the JSON they promise.
+
+Numbers from these runs mean nothing (tiny models, a busy test machine); the tests check that
+every section runs, that the JSON holds positive timings, and that the peer models are matched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    """Import a benchmark script as a module (by path, so spawned worker processes find it)."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    return importlib.import_module(name)
+
+
+def test_bench_unet_tiny_with_compiled_forward(tmp_path, capsys):
+    out = tmp_path / "unet.json"
+    _load("bench_unet").main(
+        ["--config", "tiny", "--seconds", "1", "--repeats", "1", "--compile", "--json", str(out)]
+    )
+    res = json.loads(out.read_text())
+    for key in (
+        "forward_fp32_ms",
+        "forward_bf16_ms",
+        "forward_bf16_causal_ms",
+        "forward_bf16_compiled_ms",
+        "train_step_bf16_ms",
+        "train_step_fp32_ms",
+        "matmul_bf16_gflops",
+        "forward_gflop",
+    ):
+        assert res[key] > 0, key
+    assert "forward bf16 compiled" in capsys.readouterr().out
+
+
+def test_bench_peers_tiny_matches_sizes(tmp_path, capsys):
+    # find_spec, not import: audio-diffusion-pytorch cannot be imported without torchaudio (the
+    # benchmark stands in for that one import)
+    for mod in ("diffusers", "a_unet", "audio_diffusion_pytorch"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"{mod} is not installed: bash scripts/install_bench.sh")
+    out = tmp_path / "peers.json"
+    _load("bench_peers").main(
+        ["--config", "tiny", "--seconds", "1", "--repeats", "1", "--json", str(out)]
+    )
+    res = json.loads(out.read_text())
+    models = res["models"]
+    assert len(models) == 3
+    ours = models["jen1 UNet1D"]
+    for name, r in models.items():
+        # matched size: every peer within 35% of our parameter count at this tiny width
+        assert abs(r["params"] / ours["params"] - 1) < 0.35, (name, r["params"])
+        for key in ("forward_fp32_ms", "forward_bf16_ms", "train_step_bf16_ms"):
+            assert r[key] > 0
+        if name != "jen1 UNet1D":
+            assert r["ours_speedup"]["forward_bf16_ms"] > 0
+    assert "torchaudio" not in sys.modules or res["torchaudio_stubbed"] is False
+    assert "our throughput / peer throughput" in capsys.readouterr().out
+
+
+def test_bench_generate_tiny_model(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "gen.json"
+    _load("bench_generate").main(
+        [
+            "--model", str(tiny_model_dir),
+            "--seconds", "1",
+            "--continue", "2",
+            "--steps", "2",
+            "--threads", "1",
+            "--devices", "cpu",
+            "--json", str(out),
+        ]
+    )  # fmt: skip
+    doc = json.loads(out.read_text())
+    gen, cont = doc["results"]
+    assert gen["task"] == "generate" and cont["task"] == "continue"
+    assert gen["text_s"] > 0 and gen["sampling_s"] > 0 and gen["decode_s"] > 0
+    assert gen["total_s"] == pytest.approx(gen["text_s"] + gen["sampling_s"] + gen["decode_s"])
+    assert cont["x_realtime"] > 0 and cont["peak_rss_mb"] > 0
+
+
+def test_bench_generate_refuses_cuda_without_cuda(tiny_model_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    with pytest.raises(SystemExit, match="CUDA is not available"):
+        _load("bench_generate").main(["--model", str(tiny_model_dir), "--devices", "cuda"])
+
+
+@pytest.mark.gpu
+def test_bench_generate_gpu_section(tmp_path, tiny_model_dir):
+    out = tmp_path / "gen.json"
+    _load("bench_generate").main(
+        ["--model", str(tiny_model_dir), "--seconds", "1", "--continue", "--steps", "2",
+         "--devices", "cuda", "--json", str(out)]
+    )  # fmt: skip
+    (gen,) = json.loads(out.read_text())["results"]
+    assert gen["device"] == "cuda" and gen["peak_gpu_mb"] > 0
+
+
+def test_bench_autoencoder_quick(tmp_path):
+    out = tmp_path / "ae.json"
+    _load("bench_autoencoder").main(
+        ["--config", "tiny", "--quick", "--no-train", "--reps", "1", "--threads", "1",
+         "--json", str(out)]
+    )  # fmt: skip
+    res = json.loads(out.read_text())
+    assert res["codec"] and all(r["encode_xrt"] > 0 and r["decode_xrt"] > 0 for r in res["codec"])
