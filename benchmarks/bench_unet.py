@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     z = torch.randn(tb, c, frames)
     emb = torch.randn(tb, args.text_tokens, d)
     tmask = torch.ones(tb, args.text_tokens, dtype=torch.bool)
-    opt = torch.optim.AdamW(unet.parameters(), lr=1e-5)
+    opt = torch.optim.AdamW(unet.parameters(), lr=1e-5, fused=True)
     gen = torch.Generator().manual_seed(0)
 
     def train_step(model: torch.nn.Module = unet, precision: str = "bf16") -> None:
