@@ -74,6 +74,7 @@ class RunOptions:
     strategy: str = "auto"
     precision: str | None = None  # None: the config's precision
     progress: bool = True
+    compile: bool = False  # torch.compile the trained networks (small U-Net step: 1.14x on CPU)
 
 
 class _Indexed(Dataset):
@@ -246,6 +247,9 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
         step = int(state["step"])
         torch.set_rng_state(state["rng"]["torch"])
 
+    if opts.compile:  # in place (nn.Module.compile): state_dict keys and checkpoints unchanged
+        for n in stage.ema_names:
+            stage.modules[n].compile()
     for n in list(stage.modules):
         stage.modules[n] = fabric.setup_module(stage.modules[n])
     for n in list(stage.optimizers):

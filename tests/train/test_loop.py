@@ -33,6 +33,7 @@ def _run(
     resume: bool = False,
     sleep: float = 0.0,
     wait: bool = True,
+    compile_: bool = False,
 ):
     cmd = [
         sys.executable,
@@ -44,6 +45,7 @@ def _run(
         str(acc),
         "1" if resume else "0",
         str(sleep),
+        "1" if compile_ else "0",
     ]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     if not wait:
@@ -105,6 +107,15 @@ def test_resume_repeats_uninterrupted_run(tmp_path):
         _losses(tmp_path / "b"), rel=1e-6
     )  # whole curve
     assert len(list_checkpoints(tmp_path / "b")) == 2  # keep_last
+
+
+def test_compiled_training_matches_eager_and_resumes_without_compile(tmp_path):
+    _run(tmp_path / "eager", devices=1, steps=6)
+    _run(tmp_path / "compiled", devices=1, steps=6, compile_=True)
+    assert torch.allclose(_params(tmp_path / "eager"), _params(tmp_path / "compiled"), atol=1e-5)
+    # in-place compile keeps plain state_dict keys: the checkpoint resumes in an eager process
+    _run(tmp_path / "compiled", devices=1, steps=8, resume=True)
+    assert load_training_checkpoint(latest_checkpoint(tmp_path / "compiled"))["step"] == 8
 
 
 def test_sigterm_saves_a_checkpoint_and_resumes(tmp_path):

@@ -82,12 +82,13 @@ class ToyStage:
 
 
 def main() -> None:
-    """python tests/train/toy_stage.py OUT DEVICES MAX_STEPS BATCH ACC [RESUME] [SLEEP]"""
+    """python tests/train/toy_stage.py OUT DEVICES MAX_STEPS BATCH ACC [RESUME] [SLEEP] [COMPILE]"""
     from jen1.train.loop import RunOptions, train
 
     out, devices, max_steps, batch, acc = sys.argv[1:6]
     resume = len(sys.argv) > 6 and sys.argv[6] == "1"
     sleep = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
+    compile_ = len(sys.argv) > 8 and sys.argv[8] == "1"
     tc = TrainConfig(
         batch_size=int(batch),
         accumulate=int(acc),
@@ -110,6 +111,7 @@ def main() -> None:
             devices=int(devices),
             strategy="ddp" if int(devices) > 1 else "auto",
             progress=False,
+            compile=compile_,
         ),
     )
     if res["rank"] == 1 or int(devices) == 1:
