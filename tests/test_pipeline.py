@@ -97,3 +97,37 @@ def test_bad_input_is_a_clear_error(pipe, call, match):
 def test_missing_model_dir_is_clear(tmp_path):
     with pytest.raises(Jen1Error, match="not found"):
         Pipeline.from_pretrained(tmp_path / "none")
+
+
+def test_bf16_weights_match_autocast_exactly():
+    """Keeping conv/linear weights in bf16 gives the autocast output bit for bit."""
+    import copy
+
+    from jen1.conditioning.conditions import Conditions
+    from jen1.config import load_config
+    from jen1.diffusion.unet import UNet1D
+    from jen1.pipeline import cast_matmul_weights
+
+    cfg = load_config("tiny")
+    c, d, t_len = cfg.autoencoder.latent_dim, cfg.text.dim, 37
+    torch.manual_seed(0)
+    ref = UNet1D(cfg.unet, c, d).eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0.0, 0.05)
+    fast = cast_matmul_weights(copy.deepcopy(ref), torch.bfloat16)
+    assert any(p.dtype == torch.bfloat16 for p in fast.parameters())
+    assert any(p.dtype == torch.float32 for p in fast.parameters())  # norms stay float32
+    x = torch.randn(2, 2 * c + 1, t_len)
+    cond = Conditions(
+        text_emb=torch.randn(2, 5, d),
+        text_mask=torch.ones(2, 5, dtype=torch.bool),
+        known=torch.zeros(2, c, t_len),
+        mask=torch.zeros(2, 1, t_len),
+        drop_text=torch.tensor([False, True]),
+    )
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
+        for causal in (False, True):
+            a = ref(x, torch.rand(2, generator=torch.Generator().manual_seed(1)), cond, causal)
+            b = fast(x, torch.rand(2, generator=torch.Generator().manual_seed(1)), cond, causal)
+            assert torch.equal(a, b)
