@@ -124,6 +124,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import torch
 
     from jen1.checkpoint import save_model_dir
@@ -156,7 +158,10 @@ def run_export(args: argparse.Namespace) -> int:
                 "--set ae_loss.freeze_encoder=true --init MODEL_DIR)"
             )
         components = {"autoencoder": components["autoencoder"], "unet": base["unet"]}
-        cfg = base_cfg
+        # the base model's config, but the autoencoder's training recipe from this run
+        cfg = dataclasses.replace(
+            base_cfg, ae_loss=cfg.ae_loss, train_autoencoder=cfg.train_autoencoder
+        )
     assert isinstance(cfg, Jen1Config)
     card = args.card.read_text() if args.card else None
     save_model_dir(args.model_dir, cfg, components, dtype=dtype, card=card)

@@ -88,6 +88,9 @@ def test_train_both_stages_and_generate(tmp_path):
         "--no-progress",
     )
     jen1("export", ft_run, ft_model, "--unet-from", model)
+    ft_cfg = json.loads((ft_model / "config.json").read_text())
+    assert ft_cfg["ae_loss"]["freeze_encoder"] is True  # the decoder's recipe is recorded
+    assert ft_cfg["unet"] == json.loads((model / "config.json").read_text())["unet"]
     jen1(
         "generate", "a jazz trio", "--seconds", 0.5, "--model", ft_model, "-o", tmp_path / "ft.wav"
     )
