@@ -125,7 +125,8 @@ def _add_generation(which: argparse._SubParsersAction, fmt: type) -> None:
 
 
 def run_generation(args: argparse.Namespace) -> int:
-    from jen1.eval.generation import evaluate_generation, format_table, write_json
+    from jen1.eval.generation import evaluate_generation
+    from jen1.eval.report import format_table, write_json
 
     result = evaluate_generation(
         args.model,

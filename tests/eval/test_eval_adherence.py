@@ -7,26 +7,27 @@ import pytest
 
 from eval_signals import chord_progression, click_track, drum_groove
 from jen1.eval import adherence as A
+from jen1.eval import music as M
 
 
 @pytest.mark.parametrize("bpm", [72, 96, 120, 140, 160])
 def test_tempo_of_click_tracks(bpm):
-    est = A.estimate_tempo(click_track(bpm, seconds=8.0))
-    assert A.tempo_outcome(est, bpm) == "correct", est
+    est = M.estimate_tempo(click_track(bpm, seconds=8.0))
+    assert M.tempo_outcome(est, bpm) == "correct", est
     assert est == pytest.approx(bpm, rel=0.01)
 
 
 @pytest.mark.parametrize("bpm", [90, 110, 128])
 def test_tempo_of_drum_grooves(bpm):
-    assert A.tempo_outcome(A.estimate_tempo(drum_groove(bpm, seconds=8.0)), bpm) == "correct"
+    assert M.tempo_outcome(M.estimate_tempo(drum_groove(bpm, seconds=8.0)), bpm) == "correct"
 
 
 def test_tempo_outcomes():
-    assert A.tempo_outcome(124.0, 120) == "correct"
-    assert A.tempo_outcome(126.0, 120) == "wrong"
-    assert A.tempo_outcome(60.5, 120) == "octave"
-    assert A.tempo_outcome(241.0, 120) == "octave"
-    assert A.tempo_outcome(90.0, 120) == "wrong"
+    assert M.tempo_outcome(124.0, 120) == "correct"
+    assert M.tempo_outcome(126.0, 120) == "wrong"
+    assert M.tempo_outcome(60.5, 120) == "octave"
+    assert M.tempo_outcome(241.0, 120) == "octave"
+    assert M.tempo_outcome(90.0, 120) == "wrong"
 
 
 @pytest.mark.parametrize(
@@ -41,36 +42,36 @@ def test_tempo_outcomes():
     ],
 )
 def test_key_of_chord_progressions(key, mode):
-    k, m, r = A.estimate_key(chord_progression(key, mode))
+    k, m, r = M.estimate_key(chord_progression(key, mode))
     assert (k, m) == (key, mode)
     assert r > 0.5
 
 
 def test_key_relations():
-    assert A.key_relation(("C", "major"), ("C", "major")) == "exact"
-    assert A.key_relation(("G", "major"), ("C", "major")) == "fifth"
-    assert A.key_relation(("F", "major"), ("C", "major")) == "fifth"
-    assert A.key_relation(("A", "minor"), ("C", "major")) == "relative"
-    assert A.key_relation(("Eb", "major"), ("C", "minor")) == "relative"
-    assert A.key_relation(("C", "minor"), ("C", "major")) == "parallel"
-    assert A.key_relation(("D", "major"), ("C", "major")) == "other"
+    assert M.key_relation(("C", "major"), ("C", "major")) == "exact"
+    assert M.key_relation(("G", "major"), ("C", "major")) == "fifth"
+    assert M.key_relation(("F", "major"), ("C", "major")) == "fifth"
+    assert M.key_relation(("A", "minor"), ("C", "major")) == "relative"
+    assert M.key_relation(("Eb", "major"), ("C", "minor")) == "relative"
+    assert M.key_relation(("C", "minor"), ("C", "major")) == "parallel"
+    assert M.key_relation(("D", "major"), ("C", "major")) == "other"
 
 
 def test_loudness_of_sines():
     t = np.arange(48000 * 3) / 48000
     s = 0.1 * np.sin(2 * np.pi * 1000 * t)  # -20 dBFS peak
     # BS.1770: a 0 dBFS 1 kHz sine in one channel reads -3.01 LUFS
-    assert A.loudness_lufs(s) == pytest.approx(-23.01, abs=0.05)
-    assert A.loudness_lufs(np.stack([s, s])) == pytest.approx(-20.0, abs=0.05)
-    assert A.loudness_lufs(np.zeros((2, 48000))) == float("-inf")
+    assert M.loudness_lufs(s) == pytest.approx(-23.01, abs=0.05)
+    assert M.loudness_lufs(np.stack([s, s])) == pytest.approx(-20.0, abs=0.05)
+    assert M.loudness_lufs(np.zeros((2, 48000))) == float("-inf")
     # the relative gate drops a stretch 22 dB below the tone (ungated it would read -26 LUFS;
     # the few blocks straddling the step still count)
     quiet = np.concatenate([s, 10 ** (-22 / 20) * s])
-    assert A.loudness_lufs(quiet) == pytest.approx(-23.01, abs=0.3)
+    assert M.loudness_lufs(quiet) == pytest.approx(-23.01, abs=0.3)
 
 
 def test_k_weighting_matches_the_standard_48k_coefficients():
-    (b1, a1), (b2, a2) = A._k_weighting(48000)
+    (b1, a1), (b2, a2) = M._k_weighting(48000)
     np.testing.assert_allclose(
         b1, [1.53512485958697, -2.69169618940638, 1.19839281085285], rtol=1e-9
     )
