@@ -73,21 +73,34 @@ TEMPO_SR = 16000
 TEMPO_HOP = 128  # 125 frames per second
 
 
+def log_mel_flux(
+    x: np.ndarray, sr: int, n_fft: int, hop: int, n_mels: int, eps: float = 1e-10
+) -> tuple[np.ndarray, float]:
+    """Spectral flux of a mono signal: mean over mel bands of the positive change in dB between
+    consecutive frames (levels floored 80 dB below the clip's peak; frame 0 is 0).
+
+    Args:
+        x: (L,) mono signal at ``sr``.
+
+    Returns:
+        (flux (frames,), frame rate in Hz).
+    """
+    from jen1.eval.musicnn import mel_filterbank
+
+    mel = stft_mag(x, n_fft, hop) ** 2 @ mel_filterbank(sr, n_fft, n_mels).T  # (frames, mels)
+    db = 10 * np.log10(np.maximum(mel, eps))
+    db = np.maximum(db, db.max() - 80.0)
+    flux = np.maximum(0.0, np.diff(db, axis=0)).mean(axis=1)
+    return np.concatenate([[0.0], flux]), sr / hop
+
+
 def onset_envelope(wav: np.ndarray, sr: int = 48000) -> tuple[np.ndarray, float]:
     """Spectral-flux onset strength: half-wave rectified rise of a 64-band log-mel spectrum.
 
     Returns:
         (envelope (frames,), frame rate in Hz).
     """
-    from jen1.eval.musicnn import mel_filterbank
-
-    x = _mono(wav, sr, TEMPO_SR)
-    mag = stft_mag(x, 1024, TEMPO_HOP)
-    mel = mag**2 @ mel_filterbank(TEMPO_SR, 1024, 64).T  # (frames, 64)
-    logmel = 10 * np.log10(np.maximum(mel, 1e-10))
-    logmel = np.maximum(logmel, logmel.max() - 80.0)
-    flux = np.maximum(0.0, np.diff(logmel, axis=0)).mean(axis=1)
-    return np.concatenate([[0.0], flux]), TEMPO_SR / TEMPO_HOP
+    return log_mel_flux(_mono(wav, sr, TEMPO_SR), TEMPO_SR, 1024, TEMPO_HOP, 64)
 
 
 def tempo_candidates(

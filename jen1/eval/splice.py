@@ -30,19 +30,14 @@ def spectral_flux(
     Returns:
         (flux (frames,), frame rate in Hz); frame k is centred at ``k * hop / sr`` seconds.
     """
-    from jen1.eval.music import stft_mag
-    from jen1.eval.musicnn import mel_filterbank
+    from jen1.eval.music import log_mel_flux
 
     x = np.asarray(wav, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=0)
     if x.ndim != 1 or x.size == 0:
         raise Jen1Error(f"expected audio of shape (2, L) or (L,), got {np.shape(wav)}")
-    mel = stft_mag(x, n_fft, hop) ** 2 @ mel_filterbank(sr, n_fft, n_mels).T  # (frames, mels)
-    db = 10 * np.log10(np.maximum(mel, 1e-12))
-    db = np.maximum(db, db.max() - 80.0)
-    flux = np.maximum(0.0, np.diff(db, axis=0)).mean(axis=1)
-    return np.concatenate([[0.0], flux]), sr / hop
+    return log_mel_flux(x, sr, n_fft, hop, n_mels, eps=1e-12)
 
 
 def boundary_jump(
