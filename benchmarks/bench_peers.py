@@ -38,6 +38,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
@@ -306,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
             out = m.forward(x, t, emb)
             if tuple(out.shape) != (args.batch, c, frames):
                 raise SystemExit(f"{m.name} returned {tuple(out.shape)}")
+        for m in models:  # FLOPs per forward: what each spends its parameters on
+            counter = FlopCounterMode(display=False)
+            with counter:
+                m.forward(x, t, emb)
+            res["models"][m.name]["forward_gflop"] = counter.get_total_flops() / 1e9
         fp32 = interleaved_ms(fwd, args.repeats, 2, sync)
         with bf16():
             bf = interleaved_ms(fwd, args.repeats, 2, sync)
@@ -367,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     if stubbed:
         print("  (torchaudio is not installed: an empty stand-in module served audio-diffusion-")
         print("   pytorch's top-level import; its U-Net does not use it)")
-    cols = ["params", "fwd fp32 ms", "fwd bf16 ms", "train bf16 ms"]
+    cols = ["params", "fwd GFLOP", "fwd fp32 ms", "fwd bf16 ms", "train bf16 ms"]
     if args.compile:
         cols += ["fwd compiled ms", "compile s"]
     width = max(len(m.name) for m in models)
@@ -376,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         r = res["models"][m.name]
         vals = [
             f"{r['params'] / 1e6:.2f} M",
+            f"{r['forward_gflop']:.2f}",
             f"{r['forward_fp32_ms']:.1f}",
             f"{r['forward_bf16_ms']:.1f}",
             f"{r['train_step_bf16_ms']:.0f}",
