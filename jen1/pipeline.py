@@ -76,7 +76,8 @@ class Pipeline:
         unet: ``UNet1D``.
         text_encoder: the encoder named by ``cfg.text``.
         bf16: run the U-Net and the decoder under bf16 autocast (faster on CPUs with AVX-512
-            BF16 and on GPUs); the U-Net's conv and linear weights are then kept in bf16.
+            BF16 and on GPUs). ``from_pretrained`` then also keeps the U-Net's conv and linear
+            weights in bf16 (``cast_matmul_weights``).
     """
 
     def __init__(
@@ -91,8 +92,6 @@ class Pipeline:
         self.cfg = cfg
         self.autoencoder = autoencoder.eval().requires_grad_(False)
         self.unet = unet.eval().requires_grad_(False)
-        if bf16:
-            cast_matmul_weights(self.unet, torch.bfloat16)
         self.text_encoder = text_encoder
         self.bf16 = bf16
         self.device = next(unet.parameters()).device
@@ -127,6 +126,8 @@ class Pipeline:
         unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
         load_state_strict(unet, state["unet"], "unet")
         enc = load_text_encoder(cfg.text, device=device)
+        if bf16:  # the modules are ours: keep the weights autocast would cast on every call
+            cast_matmul_weights(unet, torch.bfloat16)
         return cls(cfg, ae.to(device), unet.to(device), enc, bf16=bf16)
 
     # --- helpers ---------------------------------------------------------------------------
