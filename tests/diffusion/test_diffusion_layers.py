@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+import torch.nn.functional as F
 
+from jen1.diffusion import layers
 from jen1.diffusion.layers import (
     Conv1d,
     CrossAttention,
@@ -78,3 +81,47 @@ def test_cross_attention_ignores_masked_tokens():
     assert torch.allclose(attn(x, ctx, mask), attn(x, other, mask), atol=1e-6)
     full = mask.new_ones(1, 4)
     assert not torch.allclose(attn(x, ctx, full), attn(x, other, full))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("grad", [False, True])
+def test_cpu_attention_matches_sdpa_with_masks_and_gradients(causal: bool, grad: bool):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 9, 8, dtype=torch.float64, requires_grad=grad) for _ in range(3))
+    mask = None
+    if not causal:  # a padding mask over keys; every row keeps key 0
+        mask = torch.rand(2, 1, 1, 9) > 0.4
+        mask[..., 0] = True
+    with torch.set_grad_enabled(grad):
+        ours = layers.attention(q, k, v, attn_mask=mask, is_causal=causal)
+        ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    assert torch.allclose(ours, ref, atol=1e-10)
+    if grad:
+        g1 = torch.autograd.grad(ours.square().sum(), (q, k, v))
+        g2 = torch.autograd.grad(ref.square().sum(), (q, k, v))
+        for a, b in zip(g1, g2):
+            assert torch.allclose(a, b, atol=1e-9)
+
+
+def test_cpu_attention_hands_long_sequences_to_sdpa(monkeypatch):
+    calls = []
+    real = F.scaled_dot_product_attention
+    monkeypatch.setattr(
+        layers.F, "scaled_dot_product_attention", lambda *a, **kw: calls.append(1) or real(*a, **kw)
+    )
+    q = torch.randn(1, 1, 6, 4)
+    layers.attention(q, q, q, is_causal=True)
+    assert not calls  # short: the plain three-op path
+    monkeypatch.setattr(layers, "CPU_SCORES_MAX", 16)
+    out = layers.attention(q, q, q, is_causal=True)
+    assert calls and torch.allclose(out, real(q, q, q, is_causal=True), atol=1e-6)
+
+
+def test_cpu_attention_in_bf16_stays_close_to_float32():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 250, 64) for _ in range(3))
+    ref = F.scaled_dot_product_attention(q, k, v)
+    with torch.no_grad():
+        out = layers.attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert out.dtype == torch.bfloat16
+    assert ((out.float() - ref).norm() / ref.norm()).item() < 0.02
