@@ -2,7 +2,8 @@
 
 For each duration: wall time split into text encoding, sampling and decoding, x real time, and
 the process's peak RSS (each case runs in a fresh subprocess so peaks do not mix). Continuation
-cases measure a long left-to-right continuation (sliding causal window + chunked decode).
+cases measure a long left-to-right continuation (sliding causal window, then the decoded
+windows written to a WAV as they come, as ``jen1 continue`` does).
 When CUDA is present a GPU section repeats every case on the GPU and adds its peak memory.
 
     python benchmarks/bench_generate.py [--model DIR] [--seconds 10 30 60] [--continue 30 120 600]
@@ -17,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -75,11 +77,17 @@ def _child(args: argparse.Namespace) -> None:
         res["decode_s"] = time.perf_counter() - t
         res["total_s"] = res["text_s"] + res["sampling_s"] + res["decode_s"]
     else:
+        import tempfile
+
+        from jen1.audio import save_audio_stream
+
         seed_audio = pipe.generate(prompt, seconds=5.0, steps=steps, seed=0)
-        t = time.perf_counter()
-        pipe.continue_(seed_audio, prompt, seconds=args.case, steps=steps, seed=1)
-        sync()
-        res["total_s"] = time.perf_counter() - t
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()  # as `jen1 continue` does it: written to disk as decoded
+            pieces = pipe.continue_stream(seed_audio, prompt, args.case, steps=steps, seed=1)
+            save_audio_stream([Path(tmp) / "continued.wav"], pieces)
+            sync()
+            res["total_s"] = time.perf_counter() - t
     res["x_realtime"] = args.case / res["total_s"]
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if cuda:

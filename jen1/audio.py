@@ -19,6 +19,9 @@ file.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +172,66 @@ def save_audio(
     fmt = {".flac": "FLAC", ".ogg": "OGG"}.get(path.suffix.lower(), "WAV")
     atomic_write(path, lambda p: sf.write(str(p), arr.T, sample_rate, subtype=subtype, format=fmt))
     return path
+
+
+def save_audio_stream(
+    paths: list[Path],
+    pieces: Iterable[Any],
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    overwrite: bool = False,
+    subtype: str = "PCM_24",
+) -> int:
+    """Write a batch of stereo WAVs piece by piece: memory holds one piece, not the whole audio.
+
+    Args:
+        paths: one output path per batch item.
+        pieces: (B, 2, n) arrays or tensors in time order, B = len(paths).
+
+    Each file is written to a temporary file beside its path and renamed there once every piece
+    is written; on any error no output is left behind. PCM values are clipped to [-1, 1].
+
+    Returns:
+        samples written per file.
+
+    Raises:
+        Jen1Error: a path exists and ``overwrite`` is False.
+    """
+    import soundfile as sf
+
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        check_writable(p, overwrite)
+    fmt = lambda p: {".flac": "FLAC", ".ogg": "OGG"}.get(p.suffix.lower(), "WAV")  # noqa: E731
+    tmps: list[Path] = []
+    files: list[Any] = []
+    written = 0
+    try:
+        for p in paths:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp" + p.suffix, dir=p.parent)
+            os.close(fd)
+            tmps.append(Path(tmp))
+            files.append(sf.SoundFile(tmp, "w", sample_rate, 2, subtype=subtype, format=fmt(p)))
+        for piece in pieces:
+            if hasattr(piece, "detach"):
+                piece = piece.detach().float().cpu().numpy()
+            arr = np.asarray(piece, dtype=np.float32)
+            if arr.ndim != 3 or arr.shape[0] != len(paths) or arr.shape[1] != 2:
+                raise AudioError(f"expected pieces of shape ({len(paths)}, 2, n), got {arr.shape}")
+            if subtype.upper() != "FLOAT":
+                arr = np.clip(arr, -1.0, 1.0)
+            for f, a in zip(files, arr):
+                f.write(a.T)
+            written += arr.shape[-1]
+        for f in files:
+            f.close()
+        for tmp, p in zip(tmps, paths):
+            os.replace(tmp, p)
+    except BaseException:
+        for f in files:
+            f.close()
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise
+    return written

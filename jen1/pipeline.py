@@ -16,7 +16,7 @@ duration.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,23 @@ class Pipeline:
         with self._autocast():
             wav = self.autoencoder.decode_chunked(z, length=length)
         return wav.float().clamp(-1, 1)
+
+    @torch.inference_mode()
+    def decode_latents_stream(
+        self, z: torch.Tensor, length: int | None = None
+    ) -> Iterator[torch.Tensor]:
+        """:meth:`decode_latents` one decoder window at a time: (B, 2, n) float32 pieces in order.
+
+        Concatenated they equal ``decode_latents(z, length)``; memory holds one window.
+        """
+        z = self.autoencoder.normalizer.denormalize(z.float())
+        pieces = self.autoencoder.decode_stream(z, length=length)
+        while True:
+            with self._autocast():
+                piece = next(pieces, None)
+            if piece is None:
+                return
+            yield piece.float().clamp(-1, 1)
 
     def _sample(
         self,
@@ -336,7 +353,7 @@ class Pipeline:
         negative_prompt: str | None = None,
         callback: ProgressFn | None = None,
     ) -> torch.Tensor:
-        """Text-to-music.
+        """Text-to-music (all at once; :meth:`generate_stream` for long pieces).
 
         Args:
             prompts: one prompt or a list (the batch).
@@ -349,6 +366,38 @@ class Pipeline:
 
         Returns:
             (B, 2, L) float32 at 48 kHz, L = round(seconds * 48000).
+        """
+        pieces = self.generate_stream(
+            prompts,
+            seconds,
+            steps=steps,
+            cfg_scale=cfg_scale,
+            sampler=sampler,
+            seed=seed,
+            generator=generator,
+            negative_prompt=negative_prompt,
+            callback=callback,
+        )
+        return torch.cat(list(pieces), dim=-1)
+
+    def generate_stream(
+        self,
+        prompts: str | list[str],
+        seconds: float | None = None,
+        *,
+        steps: int | None = None,
+        cfg_scale: float | None = None,
+        sampler: str | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        negative_prompt: str | None = None,
+        callback: ProgressFn | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """:meth:`generate` with the waveform handed out in decoder windows, for flat memory.
+
+        Checks the arguments and samples every latent frame before it returns (the latents of
+        an hour are 23 MB); the returned iterator decodes one window per (B, 2, n) float32
+        piece. The pieces concatenated are :meth:`generate`'s output.
         """
         prompts_l = self._prompts(prompts, None, required=True)
         assert prompts_l is not None
@@ -373,7 +422,7 @@ class Pipeline:
             drop_text=False,
             callback=callback,
         )
-        return self.decode_latents(z, length=num_samples)
+        return self.decode_latents_stream(z, length=num_samples)
 
     def _negative(self, negative_prompt: str | None, batch: int) -> tuple | None:
         if negative_prompt is None or not negative_prompt.strip():
@@ -503,6 +552,43 @@ class Pipeline:
         Returns:
             (B, 2, L + round(seconds * 48000)) float32.
         """
+        pieces = self.continue_stream(
+            audio,
+            prompts,
+            seconds,
+            steps=steps,
+            cfg_scale=cfg_scale,
+            sampler=sampler,
+            seed=seed,
+            generator=generator,
+            negative_prompt=negative_prompt,
+            crossfade_seconds=crossfade_seconds,
+            callback=callback,
+        )
+        return torch.cat(list(pieces), dim=-1)
+
+    def continue_stream(
+        self,
+        audio: Any,
+        prompts: str | list[str] | None = None,
+        seconds: float = 10.0,
+        *,
+        steps: int | None = None,
+        cfg_scale: float | None = None,
+        sampler: str | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        negative_prompt: str | None = None,
+        crossfade_seconds: float = 0.05,
+        callback: ProgressFn | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """:meth:`continue_` with the waveform handed out in pieces, for flat memory.
+
+        Checks the arguments and samples every latent frame before it returns; the returned
+        iterator yields the input (with its crossfaded end), then the continuation one decoder
+        window at a time, as (B, 2, n) float32 pieces whose concatenation is
+        :meth:`continue_`'s output. Memory does not grow with ``seconds``.
+        """
         wav = _as_batch_audio(audio)
         b, _, length = wav.shape
         seconds = _check_seconds(seconds)
@@ -536,15 +622,33 @@ class Pipeline:
             drop_text=prompts_l is None,
             callback=callback,
         )
-        gen_wav = self.decode_latents(z, length=total_samples - c0 * hop).to(wav.device)
-        j = length - c0 * hop  # where the input ends inside gen_wav
-        out = torch.cat([wav, gen_wav[..., j:]], dim=-1)
+        j = length - c0 * hop  # where the input ends in the decoded audio (which starts at c0)
         xf = min(round(crossfade_seconds * self.sample_rate), length, j)
-        if xf > 0:
-            # the input's last xf samples fade into the model's own decoding of them, which runs
-            # seamlessly into the continuation (decoded in the same pass)
-            ramp = torch.linspace(0, 1, xf + 2)[1:-1]
-            out[..., length - xf : length] = (
-                wav[..., length - xf :] * (1 - ramp) + gen_wav[..., j - xf : j] * ramp
-            )
-        return out
+        pieces = self.decode_latents_stream(z, length=total_samples - c0 * hop)
+        return _splice_continuation(wav, pieces, j, xf)
+
+
+def _splice_continuation(
+    wav: torch.Tensor, pieces: Iterator[torch.Tensor], j: int, xf: int
+) -> Iterator[torch.Tensor]:
+    """The input ``wav`` (B, 2, L), then the decoded pieces from their sample ``j`` on.
+
+    The decoded audio starts ``L - j`` samples into the input, so its sample ``j`` is the first
+    one after the input. The input's last ``xf`` samples fade into the model's own decoding of
+    them, which runs seamlessly into the continuation (decoded in the same pass).
+    """
+    length = wav.shape[-1]
+    yield wav[..., : length - xf]
+    ramp = torch.linspace(0, 1, xf + 2)[1:-1]
+    pos = 0  # samples of decoded audio seen so far
+    for piece in pieces:
+        piece = piece.to(wav.device)
+        a, e = pos, pos + piece.shape[-1]
+        pos = e
+        lo, hi = max(a, j - xf), min(e, j)
+        if lo < hi:  # inside the crossfade
+            r = ramp[lo - (j - xf) : hi - (j - xf)]
+            old = wav[..., length - (j - lo) : length - (j - hi)]
+            yield old * (1 - r) + piece[..., lo - a : hi - a] * r
+        if e > j:
+            yield piece[..., max(a, j) - a :]

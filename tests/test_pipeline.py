@@ -76,6 +76,49 @@ def test_continue_prefix_and_length(pipe):
     assert torch.equal(out[0, :, :keep], audio[:, :keep])
 
 
+def test_splice_continuation_joins_pieces_cut_anywhere():
+    from jen1.pipeline import _splice_continuation
+
+    rng = np.random.default_rng(0)
+    wav = torch.from_numpy(rng.uniform(-1, 1, (1, 2, 500)).astype(np.float32))
+    dec = torch.from_numpy(rng.uniform(-1, 1, (1, 2, 900)).astype(np.float32))
+    j, xf = 300, 40  # the decoding starts 200 samples before the input's end
+    ref = torch.cat([wav, dec[..., j:]], dim=-1)
+    ramp = torch.linspace(0, 1, xf + 2)[1:-1]
+    ref[..., 500 - xf : 500] = wav[..., 500 - xf :] * (1 - ramp) + dec[..., j - xf : j] * ramp
+    for cuts in ([900], [270, 290, 900], [100, 301, 650, 900], [261, 262, 299, 300, 900]):
+        edges = [0, *cuts]
+        pieces = (dec[..., a:e] for a, e in zip(edges, edges[1:]))
+        out = torch.cat(list(_splice_continuation(wav, pieces, j, xf)), dim=-1)
+        assert torch.allclose(out, ref, atol=1e-7), cuts
+
+
+def test_streams_hand_out_bounded_pieces(pipe, monkeypatch):
+    import dataclasses
+
+    ae = pipe.autoencoder
+    monkeypatch.setattr(ae, "cfg", dataclasses.replace(ae.cfg, chunk_seconds=0.25))
+    window = round(0.25 * ae.cfg.frame_rate) * ae.hop
+    audio = torch.from_numpy(
+        np.random.default_rng(1).uniform(-0.3, 0.3, (2, 30000)).astype(np.float32)
+    )
+    pieces = list(pipe.continue_stream(audio, "more", seconds=1.7, seed=0))
+    assert len(pieces) > 4 and max(p.shape[-1] for p in pieces[1:]) <= window
+    out = torch.cat(pieces, dim=-1)
+    assert out.shape == (1, 2, 30000 + round(1.7 * SR))
+    assert torch.equal(out, pipe.continue_(audio, "more", seconds=1.7, seed=0))
+    gen = list(pipe.generate_stream("drums", seconds=1.3, seed=2))
+    assert len(gen) > 2 and max(p.shape[-1] for p in gen) <= window
+    assert torch.equal(torch.cat(gen, -1), pipe.generate("drums", seconds=1.3, seed=2))
+
+
+def test_stream_checks_arguments_before_returning(pipe):
+    with pytest.raises(Jen1Error, match="prompt is empty"):
+        pipe.generate_stream("", seconds=1)
+    with pytest.raises(Jen1Error, match="positive"):
+        pipe.continue_stream(torch.zeros(2, SR), None, seconds=-1)
+
+
 @pytest.mark.parametrize(
     "call, match",
     [

@@ -13,6 +13,7 @@ The decoder ends in ``tanh``, so decoded audio is always inside (-1, 1).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -269,17 +270,34 @@ class AudioAutoencoder(nn.Module):
         Returns:
             wav: (B, 2, L).
         """
+        return torch.cat(list(self.decode_stream(z, length, chunk_seconds, overlap_seconds)), -1)
+
+    def decode_stream(
+        self,
+        z: Tensor,
+        length: int | None = None,
+        chunk_seconds: float | None = None,
+        overlap_seconds: float | None = None,
+    ) -> Iterator[Tensor]:
+        """:meth:`decode_chunked` one window at a time: yields (B, 2, n) pieces in order.
+
+        Their concatenation is ``decode_chunked``'s output, and memory holds one window's
+        decoding at a time, whatever the length of ``z``.
+        """
         window, margin = self._chunk_frames(chunk_seconds, overlap_seconds)
         t = z.shape[-1]
-        if t <= window + 2 * margin:
-            return self.decode(z, length=length)
         if length is not None and length > t * self.hop:
             raise ValueError(f"length {length} exceeds T * hop = {t * self.hop}")
-        out = []
+        if t <= window + 2 * margin:
+            yield self.decode(z, length=length)
+            return
+        left = t * self.hop if length is None else length  # samples still to yield
         for s in range(0, t, window):
+            if left <= 0:
+                return
             a, e = max(0, s - margin), min(t, s + window + margin)
             wav = self.decode(z[..., a:e])  # (B, 2, (e - a) * hop)
-            n = min(window, t - s)
-            out.append(wav[..., (s - a) * self.hop : (s - a + n) * self.hop])
-        wav = torch.cat(out, dim=-1)
-        return wav if length is None else wav[..., :length]
+            n = min(window, t - s) * self.hop
+            piece = wav[..., (s - a) * self.hop : (s - a) * self.hop + min(n, left)]
+            left -= piece.shape[-1]
+            yield piece

@@ -138,6 +138,18 @@ def _save(args: argparse.Namespace, paths: list[Path], wav, seed: int, t0: float
     return 0
 
 
+def _save_stream(args: argparse.Namespace, paths: list[Path], pieces, seed: int, t0: float) -> int:
+    """Write the pieces of a streamed result as they are decoded (flat memory for long audio)."""
+    from jen1.audio import save_audio_stream
+
+    subtype = "FLOAT" if args.float32 else "PCM_24"
+    n = save_audio_stream(paths, pieces, overwrite=args.overwrite, subtype=subtype)
+    for p in paths:
+        print(f"wrote {p} ({n / 48000:.2f} s, 48 kHz stereo)")
+    print(f"seed {seed}; {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def _validate_sampler(args: argparse.Namespace) -> None:
     if args.sampler is not None:
         from jen1.diffusion.generate import get_sampler
@@ -157,12 +169,12 @@ def run_generate(args: argparse.Namespace) -> int:
     seed = _seed(args)
     pipe = _pipeline(args)
     bar, cb = _progress(args, "generate")
-    wav = pipe.generate(
+    pieces = pipe.generate_stream(
         [args.prompt] * args.batch, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
     )
     if bar is not None:
         bar.close()
-    return _save(args, paths, wav, seed, t0)
+    return _save_stream(args, paths, pieces, seed, t0)
 
 
 def _load_input(path: Path):
@@ -211,9 +223,9 @@ def run_continue(args: argparse.Namespace) -> int:
     pipe = _pipeline(args)
     bar, cb = _progress(args, "continue")
     batch = wav[None].expand(args.batch, -1, -1)
-    out = pipe.continue_(
+    pieces = pipe.continue_stream(
         batch, args.prompt, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
     )
     if bar is not None:
         bar.close()
-    return _save(args, paths, out, seed, t0)
+    return _save_stream(args, paths, pieces, seed, t0)

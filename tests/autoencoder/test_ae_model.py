@@ -75,6 +75,18 @@ def test_chunked_matches_one_shot(ae):
         torch.testing.assert_close(ae.decode_chunked(z), ae.decode(z), atol=1e-5, rtol=1e-4)
 
 
+def test_decode_stream_yields_one_window_at_a_time(ae):
+    z = torch.randn(1, ae.latent_dim, 100)  # 0.1 s windows = 38 frames -> 3 pieces
+    with torch.no_grad():
+        pieces = list(ae.decode_stream(z, chunk_seconds=0.1, overlap_seconds=0.03))
+        whole = ae.decode(z)
+        assert [p.shape[-1] for p in pieces] == [38 * ae.hop, 38 * ae.hop, 24 * ae.hop]
+        torch.testing.assert_close(torch.cat(pieces, -1), whole, atol=1e-5, rtol=1e-4)
+        # a short length stops early: windows past it are never decoded
+        short = list(ae.decode_stream(z, length=40 * ae.hop - 5, chunk_seconds=0.1))
+        assert [p.shape[-1] for p in short] == [38 * ae.hop, 2 * ae.hop - 5]
+
+
 def test_chunked_without_margin_differs(ae):
     """The margins matter: with no context the window seams are visible (guards the test above)."""
     wav = _wav(48000 // 2, batch=1)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jen1.audio import load_audio, save_audio, to_stereo
+from jen1.audio import load_audio, save_audio, save_audio_stream, to_stereo
 from jen1.errors import AudioError, Jen1Error
 
 
@@ -108,3 +108,33 @@ def test_mp3_load(tmp_path, sine_stereo):
         pytest.skip("this libsndfile cannot write mp3")
     wav = load_audio(tmp_path / "a.mp3")
     assert wav.shape[0] == 2 and abs(wav.shape[1] - 48000) < 5000
+
+
+def test_stream_writes_a_batch_piece_by_piece(tmp_path):
+    rng = np.random.default_rng(0)
+    pieces = [rng.uniform(-0.9, 0.9, (2, 2, n)).astype(np.float32) for n in (1000, 7, 4800)]
+    paths = [tmp_path / "out" / "a.wav", tmp_path / "out" / "b.wav"]
+    assert save_audio_stream(paths, iter(pieces), subtype="FLOAT") == 5807
+    for k, p in enumerate(paths):
+        back, sr = sf.read(str(p), always_2d=True, dtype="float32")
+        assert sr == 48000
+        assert np.array_equal(back.T, np.concatenate([q[k] for q in pieces], axis=-1))
+    assert sorted(x.name for x in (tmp_path / "out").iterdir()) == ["a.wav", "b.wav"]
+
+
+def test_stream_never_overwrites_and_leaves_nothing_on_error(tmp_path):
+    keep = tmp_path / "keep.wav"
+    keep.write_bytes(b"keep me")
+    with pytest.raises(Jen1Error, match="already exists"):
+        save_audio_stream([keep], iter([np.zeros((1, 2, 10))]))
+    assert keep.read_bytes() == b"keep me"
+
+    def broken():
+        yield np.zeros((1, 2, 10))
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        save_audio_stream([tmp_path / "new.wav"], broken())
+    with pytest.raises(AudioError, match="expected pieces of shape"):
+        save_audio_stream([tmp_path / "new.wav"], iter([np.zeros((2, 10))]))
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["keep.wav"]
