@@ -50,8 +50,12 @@ def test_local_t5_loads(tmp_path):
     T5EncoderModel(
         T5Config(vocab_size=30600, d_model=16, d_ff=32, num_layers=1, num_heads=2, d_kv=8)
     ).save_pretrained(d)
-    tok_src = TextEncoder("minilm").tokenizer  # any tokenizer with a small vocab file works here
-    tok_src.save_pretrained(d)
+    from transformers import AutoTokenizer
+
+    from jen1.conditioning.text import _minilm_path
+
+    # any tokenizer with a small vocab file works here
+    AutoTokenizer.from_pretrained(str(_minilm_path())).save_pretrained(d)
     enc = TextEncoder(f"t5:{d}", max_length=8)
     assert enc.dim == 16
     emb, mask = enc.encode(["hi"])
@@ -61,3 +65,27 @@ def test_local_t5_loads(tmp_path):
 def test_dim_mismatch():
     with pytest.raises(Jen1Error, match="384-d"):
         load_text_encoder(TextConfig(name="minilm", dim=512))
+
+
+def test_minilm_matches_transformers_bert(text_encoder):
+    """Our transformers-free MiniLM gives transformers' BertModel states and tokens."""
+    pytest.importorskip("transformers")
+    from transformers import AutoModel, AutoTokenizer
+
+    from jen1.conditioning.text import _minilm_path
+
+    path = str(_minilm_path())
+    prompts = ["calm piano", "", "An upbeat FUNK groove, slap-bass & brass at 112 BPM; café " * 4]
+    emb, mask = text_encoder.encode(prompts)
+    tok = AutoTokenizer.from_pretrained(path)(
+        prompts,
+        padding=True,
+        truncation=True,
+        max_length=text_encoder.max_length,
+        return_tensors="pt",
+    )
+    assert torch.equal(mask, tok["attention_mask"].bool())
+    with torch.inference_mode():
+        ref = AutoModel.from_pretrained(path).eval()(**tok).last_hidden_state
+    ref = ref * mask[..., None]
+    assert (emb - ref).abs().max() < 1e-4
