@@ -169,9 +169,14 @@ def save_audio(
     arr = to_stereo(arr)
     if subtype.upper() != "FLOAT":
         arr = np.clip(arr, -1.0, 1.0)
-    fmt = {".flac": "FLAC", ".ogg": "OGG"}.get(path.suffix.lower(), "WAV")
+    fmt = _sound_format(path)
     atomic_write(path, lambda p: sf.write(str(p), arr.T, sample_rate, subtype=subtype, format=fmt))
     return path
+
+
+def _sound_format(path: Path) -> str:
+    """soundfile's container name for an output path (WAV unless .flac / .ogg)."""
+    return {".flac": "FLAC", ".ogg": "OGG"}.get(path.suffix.lower(), "WAV")
 
 
 def save_audio_stream(
@@ -202,7 +207,6 @@ def save_audio_stream(
     paths = [Path(p) for p in paths]
     for p in paths:
         check_writable(p, overwrite)
-    fmt = lambda p: {".flac": "FLAC", ".ogg": "OGG"}.get(p.suffix.lower(), "WAV")  # noqa: E731
     tmps: list[Path] = []
     files: list[Any] = []
     written = 0
@@ -212,7 +216,8 @@ def save_audio_stream(
             fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp" + p.suffix, dir=p.parent)
             os.close(fd)
             tmps.append(Path(tmp))
-            files.append(sf.SoundFile(tmp, "w", sample_rate, 2, subtype=subtype, format=fmt(p)))
+            fmt = _sound_format(p)
+            files.append(sf.SoundFile(tmp, "w", sample_rate, 2, subtype=subtype, format=fmt))
         for piece in pieces:
             if hasattr(piece, "detach"):
                 piece = piece.detach().float().cpu().numpy()

@@ -82,21 +82,27 @@ def _minilm_path() -> Path:
     return path
 
 
-@lru_cache(maxsize=4)
 def _load(name: str, max_length: int) -> tuple[Callable, nn.Module, int]:
     """(tokenize(prompts) -> (ids, mask), model(ids, mask) -> (B, S, D) states, D)."""
+    model, dim, make_tokenizer = _load_model(name)
+    return make_tokenizer(max_length), model, dim
+
+
+@lru_cache(maxsize=4)
+def _load_model(name: str) -> tuple[nn.Module, int, Callable[[int], Callable]]:
+    """The weights once per encoder name; tokenizers are cheap and made per ``max_length``."""
     if name == "minilm":  # without transformers: 0.1 s instead of 2.2 s (see minilm.py)
         from jen1.conditioning.minilm import MiniLM, WordPieceTokenizer
 
         path = _minilm_path()
         model = MiniLM.from_dir(path)
-        return WordPieceTokenizer(path, max_length), model, model.dim
+        return model, model.dim, lambda n: WordPieceTokenizer(path, n)
     if name.startswith("t5:"):
-        return _load_t5(Path(name[3:]).expanduser(), max_length)
+        return _load_t5(Path(name[3:]).expanduser())
     raise TextEncoderError(f"unknown text encoder '{name}': use 'minilm' or 't5:/path/to/dir'")
 
 
-def _load_t5(path: Path, max_length: int) -> tuple[Callable, nn.Module, int]:
+def _load_t5(path: Path) -> tuple[nn.Module, int, Callable[[int], Callable]]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
@@ -122,11 +128,14 @@ def _load_t5(path: Path, max_length: int) -> tuple[Callable, nn.Module, int]:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TextEncoderError(f"cannot load T5 encoder from {path}: {first}") from None
 
-    def tokenize(prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        out = tok(prompts, padding=True, truncation=True, max_length=max_length)
-        return torch.tensor(out["input_ids"]), torch.tensor(out["attention_mask"])
+    def make_tokenizer(max_length: int) -> Callable:
+        def tokenize(prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+            out = tok(prompts, padding=True, truncation=True, max_length=max_length)
+            return torch.tensor(out["input_ids"]), torch.tensor(out["attention_mask"])
 
-    return tokenize, _T5Encoder(model), int(model.config.d_model)
+        return tokenize
+
+    return _T5Encoder(model), int(model.config.d_model), make_tokenizer
 
 
 class _T5Encoder(nn.Module):
