@@ -9,6 +9,8 @@ Layout over ``L = len(cfg.channels)`` levels: an input conv; per level ``num_res
 blocks (each followed by an attention block where ``attn_levels`` is True), one skip, and a
 stride-2 down-sampling (not after the last level); a mid block (res, attention, res); then the
 mirror image, concatenating each level's skip; SiLU and a zero-initialised output conv.
+Inside, activations are channels-last (B, T, C) (see :mod:`jen1.diffusion.layers`); the input
+and output keep the (B, C, T) layout of latents.
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ class UNet1D(nn.Module):
 
         # pad on the RIGHT only: causal frames never see the padding, and trimming restores T
         pad = -num_frames % self.frame_multiple
-        h = self.conv_in(F.pad(x, (0, pad)), causal)
+        h = self.conv_in(F.pad(x, (0, pad)).transpose(1, 2), causal)  # (B, T', D) channels-last
         skips = []
         for i, level in enumerate(self.down):
             h = level(h, temb, text, text_mask, causal)
@@ -192,13 +194,13 @@ class UNet1D(nn.Module):
         h = self.mid_attn(h, text, text_mask, causal)
         h = self.mid_res2(h, temb, causal)
         for i in reversed(range(len(self.up))):
-            h = self.up[i](torch.cat([h, skips[i]], dim=1), temb, text, text_mask, causal)
+            h = self.up[i](torch.cat([h, skips[i]], dim=-1), temb, text, text_mask, causal)
             if i > 0:
                 h = self.upsample[i - 1](h, causal)
         # no normalisation before the output conv: a per-frame norm there would discard the
         # per-frame magnitude the prediction needs (v or eps scale with x_t); measured: faster fit
-        out = self.conv_out(F.silu(h), causal)
-        return out[:, :, :num_frames]
+        out = self.conv_out(F.silu(h), causal)  # (B, T', C)
+        return out[:, :num_frames].transpose(1, 2).contiguous()
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -19,48 +19,89 @@ from jen1.diffusion.layers import (
 
 
 def test_pad1d_causal_is_left_only_and_centred_is_split():
-    x = torch.ones(1, 1, 4)
-    assert pad1d(x, 3, causal=True)[0, 0].tolist() == [0, 0, 1, 1, 1, 1]
-    assert pad1d(x, 3, causal=False)[0, 0].tolist() == [0, 1, 1, 1, 1, 0]
-    assert pad1d(x, 2, 2, causal=False).shape[-1] == 6  # dilation * (k - 1) frames
+    x = torch.ones(1, 4, 1)  # (B, T, C) channels-last frames
+    assert pad1d(x, 3, causal=True)[0, :, 0].tolist() == [0, 0, 1, 1, 1, 1]
+    assert pad1d(x, 3, causal=False)[0, :, 0].tolist() == [0, 1, 1, 1, 1, 0]
+    assert pad1d(x, 2, 2, causal=False).shape[1] == 6  # dilation * (k - 1) frames
     assert pad1d(x, 1, causal=True) is x
 
 
 def test_causal_conv_is_the_centred_conv_delayed_by_one_frame():
     torch.manual_seed(0)
     conv = Conv1d(3, 5, 3)
-    x = torch.randn(2, 3, 11)
+    x = torch.randn(2, 11, 3)
     causal, centred = conv(x, causal=True), conv(x, causal=False)
-    assert causal.shape == centred.shape == (2, 5, 11)
-    assert torch.allclose(causal[..., 1:], centred[..., :-1], atol=1e-6)
+    assert causal.shape == centred.shape == (2, 11, 5)
+    assert torch.allclose(causal[:, 1:], centred[:, :-1], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("kernel,stride,dilation", [(3, 1, 1), (3, 2, 1), (1, 1, 1), (3, 1, 2)])
+def test_conv1d_frames_is_torch_conv1d_on_transposed_frames(dtype, kernel, stride, dilation):
+    """Both kernels (unfolded matrix product in bf16, channels-last conv2d otherwise)."""
+    torch.manual_seed(0)
+    w, b = torch.randn(6, 4, kernel, dtype=dtype), torch.randn(6, dtype=dtype)
+    x = torch.randn(2, 13, 4, dtype=dtype)
+    for causal in (False, True):
+        out = layers.conv1d_frames(x, w, b, stride=stride, dilation=dilation, causal=causal)
+        padded = pad1d(x, kernel, dilation, causal=causal).transpose(1, 2).double()
+        ref = F.conv1d(padded, w.double(), b.double(), stride=stride, dilation=dilation)
+        assert out.dtype == dtype and out.shape == (2, -(-13 // stride), 6)
+        tol = 1e-9 if dtype == torch.float64 else 0.05 * ref.abs().max().item()
+        assert torch.allclose(out.double(), ref.transpose(1, 2), atol=tol)
+
+
+def test_conv1d_frames_under_autocast_takes_the_matrix_product(monkeypatch):
+    calls = []
+    real = F.conv2d
+    monkeypatch.setattr(layers.F, "conv2d", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    w, x = torch.randn(6, 4, 3), torch.randn(2, 9, 4)
+    layers.conv1d_frames(x, w, None, causal=False)
+    assert calls == [1]  # float32: channels-last conv2d
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layers.conv1d_frames(x, w, None, causal=False)
+    assert calls == [1] and out.dtype == torch.bfloat16  # bf16: no conv2d
 
 
 def _dependence(module, frames: int, k: int) -> torch.Tensor:
-    x = torch.randn(1, 4, frames, requires_grad=True)
-    module(x)[..., k].sum().backward()
-    return x.grad.abs().sum(dim=(0, 1))
+    x = torch.randn(1, frames, 4, requires_grad=True)
+    module(x)[:, k].sum().backward()
+    return x.grad.abs().sum(dim=(0, 2))
 
 
 def test_down_up_round_trip_is_causal_for_odd_lengths():
     torch.manual_seed(0)
     down, up = Downsample(4, 4), Upsample(4, 4)
     for frames in [7, 10]:
-        round_trip = lambda x, n=frames: up(down(x, True), True)[..., :n]  # noqa: E731
+        round_trip = lambda x, n=frames: up(down(x, True), True)[:, :n]  # noqa: E731
         for k in range(frames):
             grad = _dependence(round_trip, frames, k)
             assert torch.all(grad[k + 1 :] == 0) and grad[: k + 1].sum() > 0
-        assert down(torch.randn(1, 4, frames), True).shape[-1] == (frames + 1) // 2
+        assert down(torch.randn(1, frames, 4), True).shape[1] == (frames + 1) // 2
 
 
 def test_frame_group_norm_is_per_frame_and_keeps_bf16():
-    norm = FrameGroupNorm(2, 4)
-    x = torch.randn(1, 4, 9)
+    norm = FrameGroupNorm(2, 16)
+    x = torch.randn(1, 9, 16)
     y = x.clone()
-    y[..., 5:] *= 100.0
-    assert torch.allclose(norm(x)[..., :5], norm(y)[..., :5])
+    y[:, 5:] *= 100.0
+    assert torch.allclose(norm(x)[:, :5], norm(y)[:, :5])
     assert norm(x.bfloat16()).dtype == torch.bfloat16
-    out = norm(x)
-    assert torch.allclose(out.reshape(1, 2, 2, 9).mean(2), torch.zeros(1, 2, 9), atol=1e-5)
+    groups = norm(x).reshape(1, 9, 2, 8)
+    assert torch.allclose(groups.mean(-1), torch.zeros(1, 9, 2), atol=1e-5)
+    assert torch.allclose(groups.var(-1, unbiased=False), torch.ones(1, 9, 2), atol=1e-3)
+
+
+def test_frame_group_norm_folds_affine_and_modulation():
+    torch.manual_seed(0)
+    norm = FrameGroupNorm(2, 4).double()
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    x = torch.randn(3, 9, 4, dtype=torch.float64)
+    scale, shift = (torch.randn(3, 1, 4, dtype=torch.float64) for _ in range(2))
+    plain = norm.normalize(x) * norm.weight + norm.bias
+    assert torch.allclose(norm(x), plain)
+    assert torch.allclose(norm(x, scale, shift), plain * (1 + scale) + shift)
 
 
 def test_timestep_embedding_shape_and_distinct_times():
@@ -125,3 +166,11 @@ def test_cpu_attention_in_bf16_stays_close_to_float32():
         out = layers.attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
     assert out.dtype == torch.bfloat16
     assert ((out.float() - ref).norm() / ref.norm()).item() < 0.02
+
+
+def test_bf16_softmax_equals_float32_softmax_rounded():
+    """What lets :func:`attention` keep its scores in bf16 without a float32 copy."""
+    torch.manual_seed(0)
+    scores = (4 * torch.randn(2, 4, 50, 70)).bfloat16()
+    rounded = torch.softmax(scores.float(), dim=-1).bfloat16()
+    assert torch.equal(scores.softmax(dim=-1), rounded)
