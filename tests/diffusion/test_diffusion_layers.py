@@ -51,6 +51,26 @@ def test_conv1d_frames_is_torch_conv1d_on_transposed_frames(dtype, kernel, strid
         assert torch.allclose(out.double(), ref.transpose(1, 2), atol=tol)
 
 
+def test_frames_last_weights_survive_loading_and_casting():
+    torch.manual_seed(0)
+    conv = Conv1d(4, 6, 3, stride=2)
+    weight = conv.conv.weight
+    assert weight.transpose(1, 2).is_contiguous()  # (C_out, K, C_in) memory
+    state = {k: v.contiguous().clone().normal_() for k, v in conv.state_dict().items()}
+    conv.load_state_dict(state)
+    assert conv.conv.weight.transpose(1, 2).is_contiguous()
+    assert torch.equal(conv.conv.weight, state["conv.weight"])
+    x = torch.randn(2, 9, 4)
+    ref = F.conv1d(
+        pad1d(x, 3, causal=True).transpose(1, 2), state["conv.weight"], state["conv.bias"], stride=2
+    )
+    assert torch.allclose(conv(x, causal=True), ref.transpose(1, 2), atol=1e-6)
+    conv.to(torch.bfloat16)
+    assert conv.conv.weight.transpose(1, 2).is_contiguous()
+    out = conv(x.bfloat16(), causal=True).float()
+    assert torch.allclose(out, ref.transpose(1, 2), atol=0.05 * ref.abs().max().item())
+
+
 def test_conv1d_frames_under_autocast_takes_the_matrix_product(monkeypatch):
     calls = []
     real = F.conv2d
