@@ -15,9 +15,11 @@ Peers (install with ``pip install --no-deps -r requirements-bench.txt``):
 
 Every model sees the same in-context input, cat[x_t, z * m, m] = 2 * latent_dim + 1 channels, and
 predicts latent_dim channels. Each peer's width is searched so its parameter count is the closest
-to ours. Timings interleave the models (one call of each per round) so a noisy machine slows them
-alike; ratios are peer time / our time (above 1: ours is faster). Training steps use fused
-AdamW for every model.
+to ours. Forward passes run in float32, under bf16 autocast over float32 weights, and under
+autocast with every Conv1d / Linear weight stored in bf16 once (``bf16 wts``: how inference
+pipelines run, jen1's included; no per-call weight casts). Timings interleave the models (one
+call of each per round) so a noisy machine slows them alike; ratios are peer time / our time
+(above 1: ours is faster). Training steps use fused AdamW for every model.
 
     python benchmarks/bench_peers.py [--config small] [--seconds 10] [--compile] [--json PATH]
 """
@@ -25,6 +27,7 @@ AdamW for every model.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import platform
@@ -43,6 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
 from jen1.diffusion.unet import UNet1D, count_parameters
+from jen1.pipeline import cast_matmul_weights
 
 Forward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -315,8 +319,20 @@ def main(argv: list[str] | None = None) -> int:
         fp32 = interleaved_ms(fwd, args.repeats, 2, sync)
         with bf16():
             bf = interleaved_ms(fwd, args.repeats, 2, sync)
+        # as inference pipelines run: matmul weights stored in bf16 once (every model alike)
+        originals = {m.name: copy.deepcopy(m.module.state_dict()) for m in models}
+        for m in models:
+            cast_matmul_weights(m.module, torch.bfloat16)
+        with bf16():
+            bw = interleaved_ms(fwd, args.repeats, 2, sync)
+        for m in models:
+            m.module.float().load_state_dict(originals[m.name])
     for m in models:
-        res["models"][m.name].update(forward_fp32_ms=fp32[m.name], forward_bf16_ms=bf[m.name])
+        res["models"][m.name].update(
+            forward_fp32_ms=fp32[m.name],
+            forward_bf16_ms=bf[m.name],
+            forward_bf16_weights_ms=bw[m.name],
+        )
 
     xt, tt, et = inputs(args.train_batch)
     target_v = torch.randn(args.train_batch, c, frames, device=device)
@@ -358,7 +374,12 @@ def main(argv: list[str] | None = None) -> int:
         r = res["models"][m.name]
         r["ours_speedup"] = {
             k: r[k] / base[k]
-            for k in ("forward_fp32_ms", "forward_bf16_ms", "train_step_bf16_ms")
+            for k in (
+                "forward_fp32_ms",
+                "forward_bf16_ms",
+                "forward_bf16_weights_ms",
+                "train_step_bf16_ms",
+            )
             + (("forward_bf16_compiled_ms",) if args.compile else ())
         }
 
@@ -373,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     if stubbed:
         print("  (torchaudio is not installed: an empty stand-in module served audio-diffusion-")
         print("   pytorch's top-level import; its U-Net does not use it)")
-    cols = ["params", "fwd GFLOP", "fwd fp32 ms", "fwd bf16 ms", "train bf16 ms"]
+    cols = ["params", "fwd GFLOP", "fwd fp32 ms", "fwd bf16 ms", "bf16 wts ms", "train bf16 ms"]
     if args.compile:
         cols += ["fwd compiled ms", "compile s"]
     width = max(len(m.name) for m in models)
@@ -385,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['forward_gflop']:.2f}",
             f"{r['forward_fp32_ms']:.1f}",
             f"{r['forward_bf16_ms']:.1f}",
+            f"{r['forward_bf16_weights_ms']:.1f}",
             f"{r['train_step_bf16_ms']:.0f}",
         ]
         if args.compile:

@@ -61,7 +61,13 @@ def test_bench_peers_tiny_matches_sizes(tmp_path, capsys):
     for name, r in models.items():
         # matched size: every peer within 35% of our parameter count at this tiny width
         assert abs(r["params"] / ours["params"] - 1) < 0.35, (name, r["params"])
-        for key in ("forward_gflop", "forward_fp32_ms", "forward_bf16_ms", "train_step_bf16_ms"):
+        for key in (
+            "forward_gflop",
+            "forward_fp32_ms",
+            "forward_bf16_ms",
+            "forward_bf16_weights_ms",
+            "train_step_bf16_ms",
+        ):
             assert r[key] > 0
         if name != "jen1 UNet1D":
             assert r["ours_speedup"]["forward_bf16_ms"] > 0
