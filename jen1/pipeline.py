@@ -104,14 +104,19 @@ class Pipeline:
         path: str | Path | None = None,
         *,
         device: str | torch.device = "cpu",
-        bf16: bool = True,
+        bf16: bool | None = None,
     ) -> "Pipeline":
-        """Load a model directory; ``None`` loads the default model shipped with the package."""
+        """Load a model directory; ``None`` loads the default model shipped with the package.
+
+        ``bf16=None`` runs in bf16 where ``device`` computes it natively (a CPU with AVX-512 BF16
+        or AMX, a bf16-capable GPU) and in float32 elsewhere (:func:`jen1.precision.native_bf16`).
+        """
         from jen1.autoencoder.model import AudioAutoencoder
         from jen1.checkpoint import load_model_dir, load_state_strict
         from jen1.conditioning.text import load_text_encoder
         from jen1.diffusion.unet import UNet1D
         from jen1.paths import default_model_dir
+        from jen1.precision import native_bf16
 
         if path is None:
             path = default_model_dir()
@@ -126,6 +131,8 @@ class Pipeline:
         unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
         load_state_strict(unet, state["unet"], "unet")
         enc = load_text_encoder(cfg.text, device=device)
+        if bf16 is None:
+            bf16 = native_bf16(device)
         if bf16:  # the modules are ours: keep the weights autocast would cast on every call
             cast_matmul_weights(unet, torch.bfloat16)
         return cls(cfg, ae.to(device), unet.to(device), enc, bf16=bf16)

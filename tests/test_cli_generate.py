@@ -68,6 +68,16 @@ def test_never_overwrites_without_flag(tiny_model_dir, tmp_path):
     assert r.returncode == 0 and sf.info(str(out)).frames == round(0.3 * SR)
 
 
+def test_precision_flag(tiny_model_dir, tmp_path):
+    out = tmp_path / "f.wav"
+    args = ("generate", "rock", "--seconds", 0.3, "--model", tiny_model_dir, "-o", out)
+    r = jen1(*args, "--precision", "fp32")
+    assert r.returncode == 0, r.stderr
+    assert sf.info(str(out)).frames == round(0.3 * SR)
+    r = jen1(*args, "--precision", "half", "--overwrite")
+    assert r.returncode == 2 and "invalid choice: 'half'" in r.stderr
+
+
 def test_batch_numbers_outputs(tiny_model_dir, tmp_path):
     r = jen1(
         "generate",

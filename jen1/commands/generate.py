@@ -32,6 +32,12 @@ def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
         default=1,
         help="number of variations; outputs are numbered OUT-1.wav, OUT-2.wav, ...",
     )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "bf16", "fp32"),
+        help="compute precision; auto = bf16 where the CPU/GPU has native bf16, else fp32",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--float", dest="float32", action="store_true", help="write 32-bit float WAV")
     p.add_argument("--no-progress", dest="progress", action="store_false")
@@ -105,8 +111,9 @@ def _progress(args: argparse.Namespace, desc: str):
 
 def _pipeline(args: argparse.Namespace):
     from jen1.pipeline import Pipeline
+    from jen1.precision import resolve_bf16
 
-    return Pipeline.from_pretrained(args.model)
+    return Pipeline.from_pretrained(args.model, bf16=resolve_bf16(args.precision))
 
 
 def _sampling_kwargs(args: argparse.Namespace, seed: int) -> dict:

@@ -24,16 +24,10 @@ def collect() -> dict[str, object]:
     from jen1 import __version__
     from jen1.conditioning.text import available_encoders
     from jen1.paths import default_model_dir
+    from jen1.precision import native_bf16
 
     model_dir = default_model_dir()
-    bf16 = False
-    try:
-        bf16 = (
-            bool(torch.backends.mkldnn.is_available())
-            and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        )
-    except Exception:
-        bf16 = False
+    bf16 = native_bf16("cpu")
     return {
         "jen1": __version__,
         "python": platform.python_version(),
