@@ -4,11 +4,18 @@ Snake activation, weight-normed 1D convolutions, dilated residual units, strided
 and transposed-conv decoder blocks. All convolutions are non-causal with "same" zero padding, so
 a block maps L samples to exactly ``L // stride`` (encoder) or ``T * stride`` (decoder) samples when
 L is a multiple of the stride.
+
+Every block takes (B, D, L) or its channels-last form (B, D, 1, L) (see :func:`to_channels_last`),
+which the encoder and decoder use inside: oneDNN's convolutions over few channels and many samples
+are several times faster on channels-last memory (measured, 2 cores, bf16: a kernel-7 conv over
+16 channels x 480,000 samples 2.4 ms against 17 ms; float32 3.9 against 32 ms). The modules and
+their state dicts are the usual Conv1d / ConvTranspose1d ones either way.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 from torch.nn.utils.parametrizations import weight_norm
@@ -43,7 +50,8 @@ class _SnakeFunction(torch.autograd.Function):
             inv = (a + 1e-9).reciprocal()
             # x sin(2ax) / a - sin^2(ax) / a^2, summed over batch and time in float32
             term = torch.mul(x, s2).mul_(inv).sub_(s.mul_(s).mul_(inv * inv)).mul_(grad)
-            grad_alpha = term.sum(dim=(0, 2), keepdim=True, dtype=torch.float32).to(alpha.dtype)
+            dims = [d for d in range(x.dim()) if d != 1]  # all but channels
+            grad_alpha = term.sum(dim=dims, keepdim=True, dtype=torch.float32).to(alpha.dtype)
         if ctx.needs_input_grad[0]:
             grad_x = s2.add_(1).mul_(grad)
         return grad_x, grad_alpha
@@ -53,11 +61,11 @@ def snake(x: Tensor, alpha: Tensor) -> Tensor:
     """Snake: ``x + sin(alpha x)^2 / alpha`` (Ziyin et al. 2020; DAC).
 
     Args:
-        x: (B, D, L).
-        alpha: (1, D, 1), positive in practice.
+        x: (B, D, L) or (B, D, 1, L).
+        alpha: (1, D, 1) or (1, D, 1, 1), positive in practice.
 
     Returns:
-        (B, D, L), same dtype as ``x`` (alpha is cast to it, so bf16 stays bf16).
+        x's shape, same dtype as ``x`` (alpha is cast to it, so bf16 stays bf16).
     """
     if torch.is_grad_enabled() and (x.requires_grad or alpha.requires_grad):
         return _SnakeFunction.apply(x, alpha)
@@ -75,8 +83,9 @@ class Snake(nn.Module):
         self.alpha = nn.Parameter(torch.ones(1, channels, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, D, L) -> (B, D, L)."""
-        return snake(x, self.alpha)
+        """(B, D, L) -> (B, D, L), or (B, D, 1, L) -> (B, D, 1, L)."""
+        alpha = self.alpha if x.dim() == 3 else self.alpha.unsqueeze(-1)
+        return snake(x, alpha)
 
 
 def make_activation(kind: str, channels: int) -> nn.Module:
@@ -119,6 +128,56 @@ def wn_conv_transpose1d(in_channels: int, out_channels: int, stride: int) -> nn.
     return weight_norm(conv)
 
 
+def to_channels_last(x: Tensor) -> Tensor:
+    """(B, D, L) -> (B, D, 1, L) in channels-last memory (one copy)."""
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def from_channels_last(x: Tensor) -> Tensor:
+    """(B, D, 1, L) -> contiguous (B, D, L) (one copy)."""
+    return x.squeeze(2).contiguous()
+
+
+def _kernel_2d(weight: Tensor) -> Tensor:
+    """(A, B, K) conv weight -> (A, B, 1, K) in channels-last memory."""
+    return weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def run(layer: nn.Module, x: Tensor) -> Tensor:
+    """Apply ``layer`` to (B, D, L), or to channels-last (B, D, 1, L) with the same weights.
+
+    Conv1d / ConvTranspose1d (weight-normed or not) become conv2d / conv_transpose2d over a
+    height-1 image; Sequential runs its children this way; anything else is called as it is
+    (elementwise activations, and this module's blocks, which handle both forms).
+    """
+    if x.dim() == 3:
+        return layer(x)
+    if isinstance(layer, nn.Sequential):
+        for child in layer:
+            x = run(child, x)
+        return x
+    if isinstance(layer, nn.Conv1d):
+        return F.conv2d(
+            x,
+            _kernel_2d(layer.weight),
+            layer.bias,
+            stride=(1, layer.stride[0]),
+            padding=(0, layer.padding[0]),  # type: ignore[index]
+            dilation=(1, layer.dilation[0]),
+        )
+    if isinstance(layer, nn.ConvTranspose1d):
+        return F.conv_transpose2d(
+            x,
+            _kernel_2d(layer.weight),
+            layer.bias,
+            stride=(1, layer.stride[0]),
+            padding=(0, layer.padding[0]),
+            output_padding=(0, layer.output_padding[0]),
+            dilation=(1, layer.dilation[0]),
+        )
+    return layer(x)
+
+
 class ResidualUnit(nn.Module):
     """act -> conv(k, dilation d) -> act -> conv 1x1, plus the input (DAC ``ResidualUnit``)."""
 
@@ -132,8 +191,8 @@ class ResidualUnit(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, D, L) -> (B, D, L)."""
-        return x + self.block(x)
+        """(B, D, L) -> (B, D, L), or the same in channels-last (B, D, 1, L)."""
+        return x + run(self.block, x)
 
 
 class EncoderBlock(nn.Module):
@@ -159,8 +218,8 @@ class EncoderBlock(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, D_in, L) -> (B, D_out, L // stride)."""
-        return self.block(x)
+        """(B, D_in, L) -> (B, D_out, L // stride) (or channels-last (B, D, 1, L) forms)."""
+        return run(self.block, x)
 
 
 class DecoderBlock(nn.Module):
@@ -184,5 +243,5 @@ class DecoderBlock(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, D_in, T) -> (B, D_out, T * stride)."""
-        return self.block(x)
+        """(B, D_in, T) -> (B, D_out, T * stride) (or channels-last (B, D, 1, T) forms)."""
+        return run(self.block, x)

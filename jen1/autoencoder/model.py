@@ -21,7 +21,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jen1 import rng
-from jen1.autoencoder.blocks import DecoderBlock, EncoderBlock, make_activation, wn_conv1d
+from jen1.autoencoder.blocks import (
+    DecoderBlock,
+    EncoderBlock,
+    from_channels_last,
+    make_activation,
+    run,
+    to_channels_last,
+    wn_conv1d,
+)
 from jen1.autoencoder.normalizer import LatentNormalizer
 from jen1.config import AutoencoderConfig
 
@@ -63,8 +71,8 @@ class Encoder(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, wav: Tensor) -> Tensor:
-        """(B, 2, L) with L a multiple of hop -> (B, 2C, L / hop)."""
-        return self.layers(wav)
+        """(B, 2, L) with L a multiple of hop -> (B, 2C, L / hop); channels-last inside."""
+        return from_channels_last(run(self.layers, to_channels_last(wav)))
 
 
 class Decoder(nn.Module):
@@ -88,8 +96,8 @@ class Decoder(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        """(B, C, T) -> (B, 2, T * hop)."""
-        return self.layers(z)
+        """(B, C, T) -> (B, 2, T * hop); channels-last inside."""
+        return from_channels_last(run(self.layers, to_channels_last(z)))
 
 
 class AudioAutoencoder(nn.Module):

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jen1.autoencoder.blocks import DecoderBlock, EncoderBlock, Snake, _SnakeFunction, snake
+from jen1.autoencoder.blocks import (
+    DecoderBlock,
+    EncoderBlock,
+    Snake,
+    _SnakeFunction,
+    from_channels_last,
+    snake,
+    to_channels_last,
+)
 from jen1.autoencoder.model import AudioAutoencoder
 from jen1.config import AutoencoderConfig
 
@@ -43,6 +51,29 @@ def test_block_strides_are_exact(stride):
         h = enc(x)
         assert h.shape == (1, 6, 11)
         assert dec(h).shape == (1, 4, stride * 11)
+
+
+@pytest.mark.parametrize("stride", [3, 4])
+def test_channels_last_form_is_the_same_function_with_the_same_gradients(stride):
+    """Blocks on channels-last (B, D, 1, L) give the (B, D, L) results, values and gradients."""
+    torch.manual_seed(0)
+    enc = EncoderBlock(4, 6, stride, (1, 3), 7, "snake").double()
+    dec = DecoderBlock(6, 4, stride, (1, 3), 7, "snake").double()
+    with torch.no_grad():
+        for p in [*enc.parameters(), *dec.parameters()]:
+            p.add_(0.1 * torch.rand_like(p))  # alphas away from 1, weights away from init
+    x = torch.randn(2, 4, stride * 9, dtype=torch.float64, requires_grad=True)
+    plain = dec(enc(x))
+    x4 = to_channels_last(x.detach()).requires_grad_()
+    cl = dec(enc(x4))
+    assert cl.shape == (2, 4, 1, stride * 9) and cl.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(from_channels_last(cl), plain)
+    params = [*enc.parameters(), *dec.parameters()]
+    g_plain = torch.autograd.grad(plain.square().sum(), [x, *params])
+    g_cl = torch.autograd.grad(cl.square().sum(), [x4, *params])
+    torch.testing.assert_close(from_channels_last(g_cl[0]), g_plain[0])
+    for a, b in zip(g_cl[1:], g_plain[1:]):  # Snake sums its alpha gradient in float32
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_paper_like_odd_strides_round_trip_lengths():
