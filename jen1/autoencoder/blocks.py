@@ -6,10 +6,10 @@ a block maps L samples to exactly ``L // stride`` (encoder) or ``T * stride`` (d
 L is a multiple of the stride.
 
 Every block takes (B, D, L) or its channels-last form (B, D, 1, L) (see :func:`to_channels_last`),
-which the encoder and decoder use inside: oneDNN's convolutions over few channels and many samples
-are several times faster on channels-last memory (measured, 2 cores, bf16: a kernel-7 conv over
-16 channels x 480,000 samples 2.4 ms against 17 ms; float32 3.9 against 32 ms). The modules and
-their state dicts are the usual Conv1d / ConvTranspose1d ones either way.
+which the encoder and decoder use while training: oneDNN's convolutions over few channels and
+many samples are several times faster on channels-last memory (measured, 2 cores, bf16: a
+kernel-7 conv over 16 channels x 480,000 samples 2.4 ms against 17 ms; float32 3.9 against 32 ms).
+The modules and their state dicts are the usual Conv1d / ConvTranspose1d ones either way.
 """
 
 from __future__ import annotations

@@ -56,6 +56,21 @@ class AutoencoderOutput:
     masked: Tensor
 
 
+def _layers(layers: nn.Sequential, x: Tensor) -> Tensor:
+    """Run the encoder's or decoder's layers on (B, D, L); channels-last inside when training.
+
+    With autograd recording, the layers run on channels-last (B, D, 1, L) (the autoencoder's
+    training step, bf16, batch 4 x 2 s: 988 -> 687 ms). Inference keeps (B, D, L): oneDNN's
+    primitive cache holds the buffers of channels-last kernels over many samples for the rest
+    of the process (measured: +50 MB resident after one 10 s decode, +110 MB after encoding
+    30 s, peak RSS of a 30 s continuation 684 -> 800 MB), for a decode only 1.2x faster that is
+    a fifth of a generation's time.
+    """
+    if not torch.is_grad_enabled():
+        return layers(x)
+    return from_channels_last(run(layers, to_channels_last(x)))
+
+
 class Encoder(nn.Module):
     """(B, 2, L) -> (B, 2C, L / hop): posterior mean and log-variance stacked on channels."""
 
@@ -71,8 +86,8 @@ class Encoder(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, wav: Tensor) -> Tensor:
-        """(B, 2, L) with L a multiple of hop -> (B, 2C, L / hop); channels-last inside."""
-        return from_channels_last(run(self.layers, to_channels_last(wav)))
+        """(B, 2, L) with L a multiple of hop -> (B, 2C, L / hop); see :func:`_layers`."""
+        return _layers(self.layers, wav)
 
 
 class Decoder(nn.Module):
@@ -96,8 +111,8 @@ class Decoder(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        """(B, C, T) -> (B, 2, T * hop); channels-last inside."""
-        return from_channels_last(run(self.layers, to_channels_last(z)))
+        """(B, C, T) -> (B, 2, T * hop); see :func:`_layers`."""
+        return _layers(self.layers, z)
 
 
 class AudioAutoencoder(nn.Module):
