@@ -82,6 +82,27 @@ def test_bidirectional_mode_sees_the_future(drop):
         assert grad[k + 1 :].sum() > 0
 
 
+def test_causal_mode_under_bf16_autocast_has_no_future_dependence():
+    """The bf16 CPU path (convs as one matrix product over shifted frames) is causal too."""
+    unet = _unet().float()
+    frames, k = 22, 9
+    x = torch.randn(2, 2 * C + 1, frames)
+    later = x.clone()
+    later[..., k + 1 :] = torch.randn(2, 2 * C + 1, frames - k - 1)
+    t = torch.tensor([0.3, 0.8])
+    cond = _cond(2, frames, [False, True])
+    cond = dataclasses.replace(
+        cond, text_emb=cond.text_emb.float(), known=cond.known.float(), mask=cond.mask.float()
+    )
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
+        a, b = unet(x, t, cond, causal=True), unet(later, t, cond, causal=True)
+        c, d = unet(x, t, cond, causal=False), unet(later, t, cond, causal=False)
+    assert a.dtype == torch.bfloat16
+    assert torch.equal(a[..., : k + 1], b[..., : k + 1])
+    assert not torch.equal(a[..., k + 1 :], b[..., k + 1 :])
+    assert not torch.equal(c[..., : k + 1], d[..., : k + 1])  # bidirectional sees the change
+
+
 def test_causal_prefix_outputs_match_full_length():
     """Streaming property: a causal prefix gives the same frames as the full clip."""
     unet = _unet()
