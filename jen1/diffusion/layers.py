@@ -9,8 +9,9 @@ causally masked (the text is not a time series).
 
 Activations are channels-last, (B, T, C), from the U-Net's input conv to its output conv: the
 attention blocks, LayerNorm and the per-frame GroupNorm then need no transposes, and a bf16
-convolution is one matrix product over concatenated shifted frames (see :func:`conv1d_frames`). Parameters
-keep PyTorch's usual shapes (a conv weight is (C_out, C_in, K)), so checkpoints are unchanged.
+convolution is one matrix product over concatenated shifted frames (see :func:`conv1d_frames`).
+Parameters keep PyTorch's usual shapes (a conv weight is (C_out, C_in, K)), so checkpoints are
+unchanged.
 
 Shapes: B batch, C channels, T frames, S text tokens, D width.
 """
