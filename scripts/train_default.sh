@@ -5,7 +5,7 @@
 set -euo pipefail
 work=${1:-runs/default}
 ae_steps=${2:-3283}
-dif_steps=${3:-9684}
+dif_steps=${3:-15600}
 dec_steps=${4:-2647}
 mkdir -p "$work"
 
