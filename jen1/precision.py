@@ -7,19 +7,24 @@ float32. ``auto`` therefore picks bf16 only where it is native.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from jen1.errors import Jen1Error
+
+if TYPE_CHECKING:
+    import torch
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
-def native_bf16(device: str | torch.device = "cpu") -> bool:
+def native_bf16(device: "str | torch.device" = "cpu") -> bool:
     """Whether ``device`` computes bf16 matrix products natively.
 
     CPU: oneDNN reports AVX-512 BF16 (or AMX) support. CUDA: the GPU supports bf16 (Ampere and
     later).
     """
+    import torch  # here, not at import: the CLI reads PRECISIONS before torch is needed
+
     device = torch.device(device)
     if device.type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
@@ -33,7 +38,7 @@ def native_bf16(device: str | torch.device = "cpu") -> bool:
         return False
 
 
-def resolve_bf16(precision: str, device: str | torch.device = "cpu") -> bool:
+def resolve_bf16(precision: str, device: "str | torch.device" = "cpu") -> bool:
     """``auto`` | ``bf16`` | ``fp32`` -> whether to run under bf16 autocast on ``device``."""
     if precision not in PRECISIONS:
         raise Jen1Error(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from jen1.errors import Jen1Error
+from jen1.precision import PRECISIONS
 
 
 def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
@@ -35,7 +36,7 @@ def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
     p.add_argument(
         "--precision",
         default="auto",
-        choices=("auto", "bf16", "fp32"),
+        choices=PRECISIONS,
         help="compute precision; auto = bf16 where the CPU/GPU has native bf16, else fp32",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
