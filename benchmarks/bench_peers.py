@@ -17,7 +17,12 @@ Every model sees the same in-context input, cat[x_t, z * m, m] = 2 * latent_dim 
 predicts latent_dim channels. Each peer's width is searched so its parameter count is the closest
 to ours. Forward passes run in float32, under bf16 autocast over float32 weights, and under
 autocast with every Conv1d / Linear weight stored in bf16 once (``bf16 wts``: how inference
-pipelines run, jen1's included; no per-call weight casts). Timings interleave the models (one
+pipelines run, jen1's included; no per-call weight casts). On a CPU a last forward row
+(``packed``) also prepacks those bf16 weights for oneDNN once, as jen1's pipeline runs its U-Net
+(:mod:`jen1.diffusion.packing`): the peers' Linear and Conv1d layers are switched to the same
+packed oneDNN kernels (:func:`prepack_generic`), once with and once without their convs, and
+each model keeps its faster round; every packed output is checked against the unpacked one.
+Timings interleave the models (one
 call of each per round) so a noisy machine slows them alike; ratios are peer time / our time
 (above 1: ours is faster). Training steps use fused AdamW for every model.
 
@@ -45,6 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
+from jen1.diffusion import packing
 from jen1.diffusion.unet import UNet1D, count_parameters
 from jen1.pipeline import cast_matmul_weights
 
@@ -224,6 +230,46 @@ def build_diffusers(cfg, latent_dim: int, frames: int, target: int) -> _Model:
     return _Model("diffusers UNet1DModel", net, fwd, note, padded)
 
 
+def prepack_generic(module: nn.Module, convs: bool = True) -> int:
+    """Run every ``nn.Linear`` / ``nn.Conv1d`` of a peer on oneDNN-prepacked bf16 weights.
+
+    The same treatment jen1's pipeline gives its own U-Net (:mod:`jen1.diffusion.packing`), for
+    modules that do not know about packing: each layer's ``forward`` is replaced on the instance
+    by a call to oneDNN's packed kernel (a Conv1d on (B, C, T) runs as a packed 2D convolution
+    over (B, C, 1, T)); layers it cannot pack (string padding, other padding modes) keep their
+    own forward. The weights must already be bf16. Returns the number of layers packed.
+    """
+    count = 0
+    for m in module.modules():
+        if isinstance(m, nn.Linear) and m.weight.dtype == torch.bfloat16:
+            if packing.pack_for_inference(m):
+                m.forward = lambda x, m=m: packing.linear(m, x)  # type: ignore[method-assign]
+                count += 1
+        elif (
+            convs
+            and isinstance(m, nn.Conv1d)
+            and m.weight.dtype == torch.bfloat16
+            and m.padding_mode == "zeros"
+            and not isinstance(m.padding, str)
+        ):
+            w = m.weight.detach().unsqueeze(2)  # (C_out, C_in / groups, 1, K)
+            wp = torch._C._nn.mkldnn_reorder_conv2d_weight(
+                w.to_mkldnn(), [0, m.padding[0]], [1, m.stride[0]], [1, m.dilation[0]], m.groups
+            )
+            b = None if m.bias is None else m.bias.detach().to(torch.bfloat16)
+            args = ([0, m.padding[0]], [1, m.stride[0]], [1, m.dilation[0]], m.groups)
+
+            def conv(x: torch.Tensor, wp=wp, b=b, args=args) -> torch.Tensor:
+                x = x.to(torch.bfloat16).unsqueeze(2)  # (B, C, 1, T), then channels-last:
+                x = x.contiguous(memory_format=torch.channels_last)  # no copy in a conv chain
+                y = torch.ops.mkldnn._convolution_pointwise(x, wp, b, *args, "none", [], "")
+                return y.squeeze(2)
+
+            m.forward = conv  # type: ignore[method-assign]
+            count += 1
+    return count
+
+
 def interleaved_ms(
     fns: dict[str, Callable[[], object]], repeats: int, warmup: int, sync: Callable[[], None]
 ) -> dict[str, float]:
@@ -325,6 +371,36 @@ def main(argv: list[str] | None = None) -> int:
             cast_matmul_weights(m.module, torch.bfloat16)
         with bf16():
             bw = interleaved_ms(fwd, args.repeats, 2, sync)
+            plain_out = {m.name: m.forward(x, t, emb).float() for m in models}
+        # and with those weights prepacked for oneDNN once, as jen1's pipeline runs its U-Net
+        # (CPU only): ours through its own packing, the peers' layers through the same kernels,
+        # once with every layer packed and once with their Conv1d layers left as they were;
+        # each model keeps its faster round
+        packed: dict[str, float] = {}
+        if device.type == "cpu" and packing.packing_available():
+            for convs in (True, False):
+                for m in models:
+                    if m is ours:
+                        n = packing.pack_for_inference(m.module)
+                    else:
+                        n = prepack_generic(m.module, convs=convs)
+                    res["models"][m.name][f"packed_layers_{'all' if convs else 'linear'}"] = n
+                with bf16():
+                    for m in models:  # packed kernels must compute the same function
+                        out = m.forward(x, t, emb).float()
+                        ref = plain_out[m.name]
+                        err = ((out - ref).norm() / ref.norm().clamp_min(1e-12)).item()
+                        if not err < 0.05:
+                            raise SystemExit(f"{m.name}: packed output differs by {err:.1%}")
+                        res["models"][m.name]["packed_rel_diff"] = err
+                    ms = interleaved_ms(fwd, args.repeats, 2, sync)
+                for m in models:
+                    packing.unpack(m.module)
+                    for layer in m.module.modules():
+                        layer.__dict__.pop("forward", None)  # the peers' own forward again
+                    if ms[m.name] < packed.get(m.name, math.inf):
+                        packed[m.name] = ms[m.name]
+                        res["models"][m.name]["packed_convs"] = convs
         for m in models:
             m.module.float().load_state_dict(originals[m.name])
     for m in models:
@@ -333,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             forward_bf16_ms=bf[m.name],
             forward_bf16_weights_ms=bw[m.name],
         )
+        if packed:
+            res["models"][m.name]["forward_bf16_packed_ms"] = packed[m.name]
 
     xt, tt, et = inputs(args.train_batch)
     target_v = torch.randn(args.train_batch, c, frames, device=device)
@@ -378,9 +456,11 @@ def main(argv: list[str] | None = None) -> int:
                 "forward_fp32_ms",
                 "forward_bf16_ms",
                 "forward_bf16_weights_ms",
+                "forward_bf16_packed_ms",
                 "train_step_bf16_ms",
             )
             + (("forward_bf16_compiled_ms",) if args.compile else ())
+            if k in r
         }
 
     print(
@@ -394,7 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     if stubbed:
         print("  (torchaudio is not installed: an empty stand-in module served audio-diffusion-")
         print("   pytorch's top-level import; its U-Net does not use it)")
-    cols = ["params", "fwd GFLOP", "fwd fp32 ms", "fwd bf16 ms", "bf16 wts ms", "train bf16 ms"]
+    has_packed = "forward_bf16_packed_ms" in base
+    cols = ["params", "fwd GFLOP", "fwd fp32 ms", "fwd bf16 ms", "bf16 wts ms"]
+    cols += ["packed ms"] if has_packed else []
+    cols += ["train bf16 ms"]
     if args.compile:
         cols += ["fwd compiled ms", "compile s"]
     width = max(len(m.name) for m in models)
@@ -407,8 +490,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['forward_fp32_ms']:.1f}",
             f"{r['forward_bf16_ms']:.1f}",
             f"{r['forward_bf16_weights_ms']:.1f}",
-            f"{r['train_step_bf16_ms']:.0f}",
         ]
+        vals += [f"{r['forward_bf16_packed_ms']:.1f}"] if has_packed else []
+        vals += [f"{r['train_step_bf16_ms']:.0f}"]
         if args.compile:
             vals += [f"{r['forward_bf16_compiled_ms']:.1f}", f"{r['compile_s']:.0f}"]
         print(f"  {m.name:<{width}}  " + "  ".join(f"{v:>15}" for v in vals))

@@ -110,10 +110,14 @@ class Pipeline:
 
         ``bf16=None`` runs in bf16 where ``device`` computes it natively (a CPU with AVX-512 BF16
         or AMX, a bf16-capable GPU) and in float32 elsewhere (:func:`jen1.precision.native_bf16`).
+        On a CPU the U-Net's weights are also prepacked for oneDNN
+        (:func:`jen1.diffusion.packing.pack_for_inference`): the small U-Net's forward is about
+        1.15x faster, for one more copy of its weights in memory.
         """
         from jen1.autoencoder.model import AudioAutoencoder
         from jen1.checkpoint import load_model_dir, load_state_strict
         from jen1.conditioning.text import load_text_encoder
+        from jen1.diffusion.packing import pack_for_inference
         from jen1.diffusion.unet import UNet1D
         from jen1.paths import default_model_dir
         from jen1.precision import native_bf16
@@ -135,7 +139,10 @@ class Pipeline:
             bf16 = native_bf16(device)
         if bf16:  # the modules are ours: keep the weights autocast would cast on every call
             cast_matmul_weights(unet, torch.bfloat16)
-        return cls(cfg, ae.to(device), unet.to(device), enc, bf16=bf16)
+        unet.to(device)
+        if unet.null_text.device.type == "cpu":  # oneDNN reorders the weights once, not per call
+            pack_for_inference(unet)
+        return cls(cfg, ae.to(device), unet, enc, bf16=bf16)
 
     # --- helpers ---------------------------------------------------------------------------
     @property

@@ -50,6 +50,8 @@ def test_bench_peers_tiny_matches_sizes(tmp_path, capsys):
     for mod in ("diffusers", "a_unet", "audio_diffusion_pytorch"):
         if importlib.util.find_spec(mod) is None:
             pytest.skip(f"{mod} is not installed: bash scripts/install_bench.sh")
+    from jen1.diffusion import packing
+
     out = tmp_path / "peers.json"
     _load("bench_peers").main(
         ["--config", "tiny", "--seconds", "1", "--repeats", "1", "--json", str(out)]
@@ -71,6 +73,9 @@ def test_bench_peers_tiny_matches_sizes(tmp_path, capsys):
             assert r[key] > 0
         if name != "jen1 UNet1D":
             assert r["ours_speedup"]["forward_bf16_ms"] > 0
+        if packing.packing_available():  # every model also ran on prepacked weights
+            assert r["forward_bf16_packed_ms"] > 0 and r["packed_layers_all"] > 0
+            assert r["packed_rel_diff"] < 0.05
     assert "torchaudio" not in sys.modules or res["torchaudio_stubbed"] is False
     assert "our throughput / peer throughput" in capsys.readouterr().out
 

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from jen1.diffusion import packing
+
 
 def upcast(x: Tensor) -> Tensor:
     """Return ``x`` in at least float32 (half and bf16 go to float32; float64 stays)."""
@@ -150,10 +152,36 @@ class Conv1d(nn.Module):
 
     def forward(self, x: Tensor, causal: bool) -> Tensor:
         """(B, T, C_in) -> (B, ceil(T / stride), C_out)."""
-        c = self.conv
+        return conv_module_frames(self.conv, x, causal=causal)
+
+
+def conv_module_frames(conv: nn.Conv1d, x: Tensor, *, causal: bool) -> Tensor:
+    """Run ``conv``'s weights on channels-last frames (B, T, C_in) -> (B, T', C_out).
+
+    With a valid oneDNN pack (:mod:`jen1.diffusion.packing`, inference on a CPU) a kernel-1
+    conv is a packed matrix product and a wider one oneDNN's packed convolution; otherwise
+    :func:`conv1d_frames`.
+    """
+    k, stride, dilation = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
+    p = packing.packed(conv, x)
+    if p is None:
         return conv1d_frames(
-            x, c.weight, c.bias, stride=c.stride[0], dilation=c.dilation[0], causal=causal
+            x, conv.weight, conv.bias, stride=stride, dilation=dilation, causal=causal
         )
+    if k == 1 and stride == 1:
+        return packing.packed_linear(x, p)
+    return packing.packed_conv_frames(x, p, k, stride, dilation, causal=causal)
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters and state dict) that runs a valid oneDNN pack if it has one.
+
+    See :mod:`jen1.diffusion.packing`; without a pack (training, GPUs) it is ``nn.Linear``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(..., C_in) -> (..., C_out)."""
+        return packing.linear(self, x)
 
 
 class Downsample(nn.Module):
@@ -254,7 +282,7 @@ class TimeEmbedding(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.dim = dim
-        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.mlp = nn.Sequential(Linear(dim, dim), nn.SiLU(), Linear(dim, dim))
 
     def forward(self, t: Tensor) -> Tensor:
         """(B,) -> (B, D)."""
@@ -280,7 +308,7 @@ class ResBlock(nn.Module):
         super().__init__()
         self.norm1 = FrameGroupNorm(groups, in_channels)
         self.conv1 = Conv1d(in_channels, out_channels, kernel_size)
-        self.time = nn.Linear(time_dim, 2 * out_channels)
+        self.time = Linear(time_dim, 2 * out_channels)
         self.norm2 = FrameGroupNorm(groups, out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = Conv1d(out_channels, out_channels, kernel_size)
@@ -301,7 +329,7 @@ class ResBlock(nn.Module):
         skip = (
             x
             if isinstance(self.skip, nn.Identity)
-            else conv1d_frames(x, self.skip.weight, self.skip.bias, causal=causal)
+            else conv_module_frames(self.skip, x, causal=causal)
         )
         return skip + h
 
@@ -355,8 +383,8 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.heads = max(channels // head_dim, 1)
         self.norm = nn.LayerNorm(channels)
-        self.qkv = nn.Linear(channels, 3 * channels)
-        self.out = nn.Linear(channels, channels)
+        self.qkv = Linear(channels, 3 * channels)
+        self.out = Linear(channels, channels)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -375,9 +403,9 @@ class CrossAttention(nn.Module):
         super().__init__()
         self.heads = max(channels // head_dim, 1)
         self.norm = nn.LayerNorm(channels)
-        self.q = nn.Linear(channels, channels)
-        self.kv = nn.Linear(context_dim, 2 * channels)
-        self.out = nn.Linear(channels, channels)
+        self.q = Linear(channels, channels)
+        self.kv = Linear(context_dim, 2 * channels)
+        self.out = Linear(channels, channels)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -401,16 +429,21 @@ class FeedForward(nn.Module):
         super().__init__()
         self.net = nn.Sequential(
             nn.LayerNorm(channels),
-            nn.Linear(channels, mult * channels),
+            Linear(channels, mult * channels),
             nn.GELU(),
-            nn.Linear(mult * channels, channels),
+            Linear(mult * channels, channels),
         )
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, T, C) -> update (B, T, C)."""
-        return self.net(x)
+        """(B, T, C) -> update (B, T, C).
+
+        The GELU runs inside the first matrix product when its weight is packed (one rounding
+        to bf16 instead of two; one pass over the (B, T, mult * C) activations fewer).
+        """
+        norm, up, _, down = self.net
+        return down(packing.linear(up, norm(x), activation="gelu"))
 
 
 class AttentionBlock(nn.Module):

@@ -25,6 +25,7 @@ from jen1.diffusion.layers import (
     AttentionBlock,
     Conv1d,
     Downsample,
+    Linear,
     ResBlock,
     TimeEmbedding,
     Upsample,
@@ -100,11 +101,9 @@ class UNet1D(nn.Module):
         ch = cfg.channels
 
         self.time_embed = TimeEmbedding(cfg.time_dim)
-        self.text_proj = nn.Sequential(
-            nn.LayerNorm(text_dim), nn.Linear(text_dim, cfg.cross_attn_dim)
-        )
+        self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), Linear(text_dim, cfg.cross_attn_dim))
         self.null_text = nn.Parameter(torch.randn(cfg.cross_attn_dim) * 0.02)
-        self.text_pool = nn.Linear(cfg.cross_attn_dim, cfg.time_dim)
+        self.text_pool = Linear(cfg.cross_attn_dim, cfg.time_dim)
 
         self.conv_in = Conv1d(2 * latent_dim + 1, ch[0], cfg.kernel_size)
         n = cfg.num_res_blocks
