@@ -194,3 +194,27 @@ def test_bf16_softmax_equals_float32_softmax_rounded():
     scores = (4 * torch.randn(2, 4, 50, 70)).bfloat16()
     rounded = torch.softmax(scores.float(), dim=-1).bfloat16()
     assert torch.equal(scores.softmax(dim=-1), rounded)
+
+
+@pytest.mark.parametrize("mode", ["plain", "causal", "mask"])
+def test_bf16_attention_with_padded_keys_matches_float64(mode: str):
+    """bf16 keys are padded to SOFTMAX_WIDTH (here 45 -> 64); the padding never gets weight."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 45, 16, dtype=torch.float64) for _ in range(3))
+    mask = None
+    if mode == "mask":
+        mask = torch.rand(2, 1, 1, 45) > 0.4
+        mask[..., 0] = True
+    causal = mode == "causal"
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    qb, kb, vb = (a.bfloat16().requires_grad_() for a in (q, k, v))
+    out = layers.attention(qb, kb, vb, attn_mask=mask, is_causal=causal)
+    assert out.shape == ref.shape and out.dtype == torch.bfloat16
+    assert ((out.double() - ref).norm() / ref.norm()).item() < 0.02
+    grads = torch.autograd.grad(out.float().square().sum(), (qb, kb, vb))
+    q64, k64, v64 = (a.clone().requires_grad_() for a in (q, k, v))
+    ref = F.scaled_dot_product_attention(q64, k64, v64, attn_mask=mask, is_causal=causal)
+    refs = torch.autograd.grad(ref.square().sum(), (q64, k64, v64))
+    for g, r in zip(grads, refs):
+        assert g.shape == r.shape
+        assert ((g.double() - r).norm() / r.norm()).item() < 0.05
