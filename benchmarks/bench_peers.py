@@ -20,8 +20,9 @@ autocast with every Conv1d / Linear weight stored in bf16 once (``bf16 wts``: ho
 pipelines run, jen1's included; no per-call weight casts). On a CPU a last forward row
 (``packed``) also prepacks those bf16 weights for oneDNN once, as jen1's pipeline runs its U-Net
 (:mod:`jen1.diffusion.packing`): the peers' Linear and Conv1d layers are switched to the same
-packed oneDNN kernels (:func:`prepack_generic`), once with and once without their convs, and
-each model keeps its faster round; every packed output is checked against the unpacked one.
+packed oneDNN kernels (:func:`prepack_generic`), in rounds with all, only the Linear, and none
+of their layers packed, and each model keeps its fastest round (peers at their best); every
+packed output is checked against the unpacked one.
 Timings interleave the models (one
 call of each per round) so a noisy machine slows them alike; ratios are peer time / our time
 (above 1: ours is faster). Training steps use fused AdamW for every model.
@@ -373,18 +374,21 @@ def main(argv: list[str] | None = None) -> int:
             bw = interleaved_ms(fwd, args.repeats, 2, sync)
             plain_out = {m.name: m.forward(x, t, emb).float() for m in models}
         # and with those weights prepacked for oneDNN once, as jen1's pipeline runs its U-Net
-        # (CPU only): ours through its own packing, the peers' layers through the same kernels,
-        # once with every layer packed and once with their Conv1d layers left as they were;
-        # each model keeps its faster round
+        # (CPU only): ours through its own packing in every round; the peers' layers through
+        # the same kernels, in three rounds (every layer packed, only the Linear layers, none)
+        # of which each peer keeps its fastest: a peer is never slowed by a packing it does
+        # not profit from
         packed: dict[str, float] = {}
         if device.type == "cpu" and packing.packing_available():
-            for convs in (True, False):
+            for variant in ("all", "linear", "none"):
                 for m in models:
                     if m is ours:
                         n = packing.pack_for_inference(m.module)
+                    elif variant == "none":
+                        continue
                     else:
-                        n = prepack_generic(m.module, convs=convs)
-                    res["models"][m.name][f"packed_layers_{'all' if convs else 'linear'}"] = n
+                        n = prepack_generic(m.module, convs=variant == "all")
+                    res["models"][m.name][f"packed_layers_{variant}"] = n
                 with bf16():
                     for m in models:  # packed kernels must compute the same function
                         out = m.forward(x, t, emb).float()
@@ -400,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                         layer.__dict__.pop("forward", None)  # the peers' own forward again
                     if ms[m.name] < packed.get(m.name, math.inf):
                         packed[m.name] = ms[m.name]
-                        res["models"][m.name]["packed_convs"] = convs
+                        res["models"][m.name]["packed_variant"] = variant
         for m in models:
             m.module.float().load_state_dict(originals[m.name])
     for m in models:
@@ -496,6 +500,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.compile:
             vals += [f"{r['forward_bf16_compiled_ms']:.1f}", f"{r['compile_s']:.0f}"]
         print(f"  {m.name:<{width}}  " + "  ".join(f"{v:>15}" for v in vals))
+    if has_packed:
+        best = {
+            m.name: res["models"][m.name].get("packed_variant", "?")
+            for m in models
+            if m is not ours
+        }
+        print(
+            "  packed: bf16 weights prepacked for oneDNN (ours as jen1's pipeline runs it; each "
+            "peer's fastest of packing all / only Linear / none of its layers: "
+            + ", ".join(f"{k.split()[0]} {v}" for k, v in best.items())
+            + ")"
+        )
     print("  our throughput / peer throughput (above 1: ours is faster):")
     for m in models[1:]:
         sp = res["models"][m.name]["ours_speedup"]
