@@ -35,6 +35,7 @@ def test_bench_unet_tiny_with_compiled_forward(tmp_path, capsys):
         "forward_bf16_ms",
         "forward_bf16_causal_ms",
         "forward_bf16_compiled_ms",
+        "forward_bf16_pipeline_ms",
         "train_step_bf16_ms",
         "train_step_fp32_ms",
         "matmul_bf16_gflops",
