@@ -117,7 +117,9 @@ def unpack(module: nn.Module) -> None:
 
 def packed(module: nn.Module, x: Tensor) -> Packed | None:
     """The valid pack of ``module`` for input ``x``, or None (then use the plain path)."""
-    p = _PACKS.get(module) if _PACKS else None
+    if not _PACKS or torch.compiler.is_compiling():  # inductor packs (freezing) on its own
+        return None
+    p = _PACKS.get(module)
     if p is None or x.device.type != "cpu" or not p.valid_for(module.weight):
         return None
     autocast = torch.is_autocast_enabled("cpu")
