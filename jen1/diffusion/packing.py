@@ -22,6 +22,7 @@ Shapes: B batch, T frames, C channels.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 
@@ -59,8 +60,32 @@ def _version(t: Tensor) -> int:
 
 
 def packing_available() -> bool:
-    """Whether this PyTorch build has oneDNN (mkldnn) CPU kernels."""
-    return torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+    """Whether this PyTorch build has oneDNN (mkldnn) CPU kernels (not the Arm ACL flavour)."""
+    if not (torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
+        return False
+    return not torch.ops.mkldnn._is_mkldnn_acl_supported()
+
+
+@functools.cache
+def _kernels_run(dtype: torch.dtype) -> bool:
+    """Whether this CPU runs the packed kernels in ``dtype`` (a tiny conv and product, once).
+
+    oneDNN has no bf16 convolution on CPUs without AVX-512, for instance; there nothing is
+    packed and the layers keep their plain (slower, working) path.
+    """
+    try:
+        with torch.no_grad():
+            conv = nn.Conv1d(4, 4, 3).to(dtype)
+            lin = nn.Linear(4, 4).to(dtype)
+            x = torch.zeros(1, 5, 4, dtype=dtype)
+            pc, pl = _pack(conv), _pack(lin)
+            if pc is not None:
+                packed_conv_frames(x, pc, 3, 1, 1, causal=False)
+            if pl is not None:
+                packed_linear(x, pl, "gelu")
+        return True
+    except RuntimeError:
+        return False
 
 
 def _pack(module: nn.Module) -> Packed | None:
@@ -101,7 +126,7 @@ def pack_for_inference(module: nn.Module) -> int:
     count = 0
     with torch.no_grad():
         for m in module.modules():
-            if isinstance(m, (nn.Linear, nn.Conv1d)):
+            if isinstance(m, (nn.Linear, nn.Conv1d)) and _kernels_run(m.weight.dtype):
                 p = _pack(m)
                 if p is not None:
                     _PACKS[m] = p

@@ -154,3 +154,11 @@ def test_unpack_and_no_onednn(monkeypatch):
     assert packing.packed(net.conv_in.conv, x) is None
     monkeypatch.setattr(packing, "packing_available", lambda: False)
     assert packing.pack_for_inference(net) == 0
+
+
+def test_a_cpu_without_the_packed_kernels_keeps_the_plain_path(monkeypatch):
+    net, c, d = _unet()
+    monkeypatch.setattr(packing, "_kernels_run", lambda dtype: False)
+    assert packing.pack_for_inference(net) == 0
+    monkeypatch.undo()
+    assert packing._kernels_run(torch.float32)  # oneDNN runs float32 on any x86 CPU
