@@ -253,10 +253,7 @@ def prepack_generic(module: nn.Module, convs: bool = True) -> int:
             and m.padding_mode == "zeros"
             and not isinstance(m.padding, str)
         ):
-            w = m.weight.detach().unsqueeze(2)  # (C_out, C_in / groups, 1, K)
-            wp = torch._C._nn.mkldnn_reorder_conv2d_weight(
-                w.to_mkldnn(), [0, m.padding[0]], [1, m.stride[0]], [1, m.dilation[0]], m.groups
-            )
+            wp = packing.reorder_conv_weight(m.weight, m.stride[0], m.dilation[0], m.groups)
             b = None if m.bias is None else m.bias.detach().to(torch.bfloat16)
             args = ([0, m.padding[0]], [1, m.stride[0]], [1, m.dilation[0]], m.groups)
 

@@ -88,6 +88,23 @@ def _kernels_run(dtype: torch.dtype) -> bool:
         return False
 
 
+def reorder_conv_weight(weight: Tensor, stride: int, dilation: int, groups: int = 1) -> Tensor:
+    """A (C_out, C_in / groups, K) conv weight in oneDNN's blocked layout, once.
+
+    The result serves ``torch.ops.mkldnn._convolution_pointwise`` over (B, C_in, 1, T) inputs
+    (preferably channels-last) with strides ``[1, stride]`` and dilations ``[1, dilation]``.
+    """
+    w4 = weight.detach().unsqueeze(2).contiguous(memory_format=torch.channels_last)
+    return torch._C._nn.mkldnn_reorder_conv2d_weight(
+        w4.to_mkldnn(),
+        [0, 0],
+        [1, stride],
+        [1, dilation],
+        groups,
+        [2, w4.shape[1] * groups, 1, 256],  # a typical input; any other shape works as well
+    )
+
+
 def _pack(module: nn.Module) -> Packed | None:
     weight, bias = module.weight, module.bias
     if weight.device.type != "cpu" or weight.dtype not in (torch.bfloat16, torch.float32):
@@ -101,15 +118,7 @@ def _pack(module: nn.Module) -> Packed | None:
     elif isinstance(module, nn.Conv1d):
         if module.groups != 1 or module.padding_mode != "zeros":
             return None
-        w4 = w.unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (C_out, C_in, 1, K)
-        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(
-            w4.to_mkldnn(),
-            [0, 0],
-            [1, module.stride[0]],
-            [1, module.dilation[0]],
-            1,
-            [2, w.shape[1], 1, 256],  # a typical input; any other shape works as well
-        )
+        packed = reorder_conv_weight(w, module.stride[0], module.dilation[0])
     else:
         return None
     return Packed(packed, b, w.dtype, weight.data_ptr(), _version(weight))
