@@ -1,4 +1,4 @@
-"""``jen1 info``: versions, threads, bf16 support, default model and text encoders."""
+"""``jen1 info``: versions, threads, bf16 support, weight packing, default model, text encoders."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def collect() -> dict[str, object]:
 
     from jen1 import __version__
     from jen1.conditioning.text import available_encoders
+    from jen1.diffusion.packing import packing_supported
     from jen1.paths import default_model_dir
     from jen1.precision import native_bf16
 
@@ -35,6 +36,8 @@ def collect() -> dict[str, object]:
         "threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
         "cpu_bf16": bf16,
+        # the U-Net's weights prepacked for oneDNN on the CPU, in the precision "auto" picks
+        "cpu_packed_weights": packing_supported(torch.bfloat16 if bf16 else torch.float32),
         "default_model": str(model_dir),
         "default_model_present": (model_dir / "model.safetensors").exists(),
         "text_encoders": available_encoders(),

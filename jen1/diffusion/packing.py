@@ -66,6 +66,11 @@ def packing_available() -> bool:
     return not torch.ops.mkldnn._is_mkldnn_acl_supported()
 
 
+def packing_supported(dtype: torch.dtype) -> bool:
+    """Whether :func:`pack_for_inference` packs ``dtype`` weights on this machine."""
+    return packing_available() and _kernels_run(dtype)
+
+
 @functools.cache
 def _kernels_run(dtype: torch.dtype) -> bool:
     """Whether this CPU runs the packed kernels in ``dtype`` (a tiny conv and product, once).
