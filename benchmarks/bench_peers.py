@@ -253,14 +253,20 @@ def prepack_generic(module: nn.Module, convs: bool = True) -> int:
             and m.padding_mode == "zeros"
             and not isinstance(m.padding, str)
         ):
-            wp = packing.reorder_conv_weight(m.weight, m.stride[0], m.dilation[0], m.groups)
             b = None if m.bias is None else m.bias.detach().to(torch.bfloat16)
-            args = ([0, m.padding[0]], [1, m.stride[0]], [1, m.dilation[0]], m.groups)
+            p = packing.Packed(
+                None, b, torch.bfloat16, 0, 0, source=m.weight.detach(), groups=m.groups
+            )
+            geometry = (m.padding[0], m.stride[0], m.dilation[0])
 
-            def conv(x: torch.Tensor, wp=wp, b=b, args=args) -> torch.Tensor:
+            def conv(x: torch.Tensor, p=p, geometry=geometry) -> torch.Tensor:
+                pad, stride, dilation = geometry
                 x = x.to(torch.bfloat16).unsqueeze(2)  # (B, C, 1, T), then channels-last:
                 x = x.contiguous(memory_format=torch.channels_last)  # no copy in a conv chain
-                y = torch.ops.mkldnn._convolution_pointwise(x, wp, b, *args, "none", [], "")
+                w = p.conv_weight(tuple(x.shape), pad, stride, dilation)  # per input size
+                y = torch.ops.mkldnn._convolution_pointwise(
+                    x, w, p.bias, [0, pad], [1, stride], [1, dilation], p.groups, "none", [], ""
+                )
                 return y.squeeze(2)
 
             m.forward = conv  # type: ignore[method-assign]

@@ -71,9 +71,32 @@ def _setup_process(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; a subcommand's positionals may also come after its options.
+
+    argparse alone takes the positionals of ``jen1 inpaint song.wav --start 4 --end 6.5
+    "a drum fill" -o out.wav`` only up to the first option and rejects the prompt; the
+    subcommand's own arguments are parsed again intermixed then (subcommands with subcommands
+    of their own keep plain parsing).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, extras = parser.parse_known_args(argv)
+    command = getattr(args, "command", None)
+    if not extras or command is None or command not in argv:
+        return parser.parse_args(argv)  # nothing left over, or the usual error
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    try:
+        own = sub.choices[command].parse_intermixed_args(argv[argv.index(command) + 1 :])
+    except TypeError:  # a parser intermixed parsing does not support
+        return parser.parse_args(argv)
+    for key, value in vars(own).items():
+        setattr(args, key, value)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

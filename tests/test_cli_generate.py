@@ -118,6 +118,25 @@ def test_inpaint_and_continue(tiny_model_dir, tmp_path, clip):
     assert out.shape == src.shape
     assert np.array_equal(out[: round(0.2 * SR)], src[: round(0.2 * SR)])
     assert np.array_equal(out[round(0.5 * SR) :], src[round(0.5 * SR) :])
+    # the README's order: the prompt after the options
+    r = jen1(
+        "inpaint",
+        clip,
+        "--start",
+        0.2,
+        "--end",
+        0.5,
+        "a flute",
+        "--model",
+        tiny_model_dir,
+        "-o",
+        tmp_path / "i2.wav",
+        "--seed",
+        1,
+        "--float",
+    )
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(sf.read(str(tmp_path / "i2.wav"), dtype="float32")[0], out)
     r = jen1(
         "continue", clip, "--seconds", 1.25, "--model", tiny_model_dir, "-o", tmp_path / "c.wav"
     )
