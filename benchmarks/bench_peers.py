@@ -263,7 +263,8 @@ def prepack_generic(module: nn.Module, convs: bool = True) -> int:
                 pad, stride, dilation = geometry
                 x = x.to(torch.bfloat16).unsqueeze(2)  # (B, C, 1, T), then channels-last:
                 x = x.contiguous(memory_format=torch.channels_last)  # no copy in a conv chain
-                w = p.conv_weight(tuple(x.shape), pad, stride, dilation)  # per input size
+                w = p.conv_weight(tuple(x.shape), pad, stride, dilation)
+                assert w is not None, "one input size per layer in this benchmark"
                 y = torch.ops.mkldnn._convolution_pointwise(
                     x, w, p.bias, [0, pad], [1, stride], [1, dilation], p.groups, "none", [], ""
                 )

@@ -174,3 +174,24 @@ def test_bf16_weights_match_autocast_exactly():
             a = ref(x, torch.rand(2, generator=torch.Generator().manual_seed(1)), cond, causal)
             b = fast(x, torch.rand(2, generator=torch.Generator().manual_seed(1)), cond, causal)
             assert torch.equal(a, b)
+
+
+def test_pipeline_packs_on_cpu_unless_told_not_to(tiny_model_dir):
+    from jen1.diffusion import packing
+
+    if not packing.packing_available():
+        pytest.skip("no oneDNN in this build")
+    packed = Pipeline.from_pretrained(tiny_model_dir, bf16=True)
+    plain = Pipeline.from_pretrained(tiny_model_dir, bf16=True, pack=False)
+    conv = packed.unet.conv_in.conv
+    assert conv in packing._PACKS and plain.unet.conv_in.conv not in packing._PACKS
+    # warmed at the sampling window's width (a CFG pair of the window's frames)
+    frames = packed._frames(packed.cfg.sampling.window_seconds)
+    frames += -frames % packed.unet.frame_multiple  # the U-Net pads to its multiple
+    assert list(packing._PACKS[conv].by_size) == [(2, conv.in_channels, frames)]
+    # (the tiny model's zero-initialised output conv hides numeric differences: those are
+    # tested on random weights in tests/diffusion/test_packing.py)
+    a = packed.generate("a flute", seconds=1.0, seed=3)
+    b = plain.generate("a flute", seconds=1.0, seed=3)
+    assert a.shape == b.shape and torch.isfinite(a).all()
+    assert torch.allclose(a, b, atol=0.05)

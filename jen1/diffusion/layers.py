@@ -159,18 +159,18 @@ def conv_module_frames(conv: nn.Conv1d, x: Tensor, *, causal: bool) -> Tensor:
     """Run ``conv``'s weights on channels-last frames (B, T, C_in) -> (B, T', C_out).
 
     With a valid oneDNN pack (:mod:`jen1.diffusion.packing`, inference on a CPU) a kernel-1
-    conv is a packed matrix product and a wider one oneDNN's packed convolution; otherwise
-    :func:`conv1d_frames`.
+    conv is a packed matrix product and a wider one oneDNN's packed convolution (at the width
+    it was packed for); otherwise :func:`conv1d_frames`.
     """
     k, stride, dilation = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
     p = packing.packed(conv, x)
-    if p is None:
-        return conv1d_frames(
-            x, conv.weight, conv.bias, stride=stride, dilation=dilation, causal=causal
-        )
-    if k == 1 and stride == 1:
-        return packing.packed_linear(x, p)
-    return packing.packed_conv_frames(x, p, k, stride, dilation, causal=causal)
+    if p is not None:
+        if k == 1 and stride == 1:
+            return packing.packed_linear(x, p)
+        y = packing.packed_conv_frames(x, p, k, stride, dilation, causal=causal)
+        if y is not None:  # None: packed for another width
+            return y
+    return conv1d_frames(x, conv.weight, conv.bias, stride=stride, dilation=dilation, causal=causal)
 
 
 class Linear(nn.Linear):

@@ -41,8 +41,8 @@ class Packed:
     A linear weight is packed once (``weight``). A conv weight's blocked layout depends on the
     input's width, and converting one blocked layout into another runs through oneDNN's slow
     generic reorder on every call (measured: 10 ms for a 384 x 384 x 3 weight, against 0.2 ms
-    for the conv): so a conv is packed for the input size it meets (``conv_weight``), from the
-    plain ``source``, and packed again only when that size changes (0.05-0.4 ms a layer).
+    for the conv): so a conv is packed from the plain ``source`` for the first output width it
+    meets and serves that width only (``conv_weight``).
     """
 
     weight: Tensor | None  # linear: opaque packed (C_out, C_in); conv: None (see by_size)
@@ -52,18 +52,27 @@ class Packed:
     version: int  # source weight version counter
     source: Tensor | None = None  # conv: the plain (C_out, C_in / groups, K) weight, detached
     groups: int = 1  # conv groups
-    by_size: dict[tuple[int, ...], Tensor] = field(default_factory=dict)  # conv: one entry
+    by_size: dict[tuple[int, ...], Tensor] = field(default_factory=dict)  # {(B, C_in, W_out): w}
 
-    def conv_weight(self, size: tuple[int, ...], pad: int, stride: int, dilation: int) -> Tensor:
-        """The conv weight packed for (B, C_in, 1, W) inputs of ``size`` (cached, one size)."""
-        w = self.by_size.get(size)
-        if w is None:
+    def conv_weight(
+        self, size: tuple[int, ...], pad: int, stride: int, dilation: int
+    ) -> Tensor | None:
+        """The conv weight packed for (B, C_in, 1, W) inputs of ``size`` with ``pad``, or None.
+
+        Packed for the first (batch, output width) it meets and kept for that one: oneDNN
+        chooses the blocked layout by the output's width (a causal call, input W + 2 without
+        padding, and a centred one, W with padding 1, share it). Other widths get None and take
+        the plain path: a second layout would be a second copy of the weights (packed lazily
+        during sampling, that raised the peak RSS of long continuations by 30-50 MB).
+        """
+        k = self.source.shape[-1] if self.source is not None else 1
+        key = (size[0], size[1], (size[-1] + 2 * pad - dilation * (k - 1) - 1) // stride + 1)
+        if not self.by_size:
             assert self.source is not None
-            self.by_size.clear()
-            w = self.by_size[size] = reorder_conv_weight(
+            self.by_size[key] = reorder_conv_weight(
                 self.source, stride, dilation, self.groups, padding=pad, input_size=size
             )
-        return w
+        return self.by_size.get(key)
 
     def valid_for(self, weight: Tensor) -> bool:
         """Whether the source ``weight`` is unchanged and not being differentiated."""
@@ -215,30 +224,34 @@ def packed_linear(x: Tensor, p: Packed, activation: str = "none") -> Tensor:
 
 def packed_conv_frames(
     x: Tensor, p: Packed, kernel_size: int, stride: int, dilation: int, *, causal: bool
-) -> Tensor:
-    """oneDNN convolution of channels-last frames with a packed weight.
+) -> Tensor | None:
+    """oneDNN convolution of channels-last frames with a packed weight; None at another width.
 
     Padding as :func:`jen1.diffusion.layers.pad1d`: causal puts all ``dilation * (K - 1)``
     frames on the left; centred splits them (an odd total is padded explicitly, the extra frame
-    on the right).
+    on the right). None when the pack serves another output width (:meth:`Packed.conv_weight`):
+    the caller then runs the plain convolution.
 
     Args:
         x: (B, T, C_in).
 
     Returns:
-        (B, ceil(T / stride), C_out), contiguous.
+        (B, ceil(T / stride), C_out), contiguous, or None.
     """
     total = dilation * (kernel_size - 1)
+    explicit = causal or total % 2 == 1  # pad the frames here, else inside the kernel
+    pad = 0 if explicit else total // 2
+    size = (x.shape[0], x.shape[2], 1, x.shape[1] + (total if explicit else 0))
+    weight = p.conv_weight(size, pad, stride, dilation)
+    if weight is None:
+        return None
     x = x.to(p.dtype)
-    if causal or total % 2:
+    if explicit:
         left = total if causal else total // 2
         x = F.pad(x, (0, 0, left, total - left))
-        pad = 0
     else:
         x = x.contiguous()
-        pad = total // 2
     frames = x.transpose(1, 2).unsqueeze(2)  # (B, C_in, 1, T) view of channels-last memory
-    weight = p.conv_weight(tuple(frames.shape), pad, stride, dilation)
     y = torch.ops.mkldnn._convolution_pointwise(
         frames, weight, p.bias, [0, pad], [1, stride], [1, dilation], 1, "none", [], ""
     )

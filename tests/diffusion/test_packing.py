@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
 from jen1.diffusion import packing
-from jen1.diffusion.layers import conv1d_frames
+from jen1.diffusion.layers import Conv1d, conv1d_frames
 from jen1.diffusion.unet import UNet1D
 from jen1.pipeline import cast_matmul_weights
 
@@ -164,17 +164,20 @@ def test_a_cpu_without_the_packed_kernels_keeps_the_plain_path(monkeypatch):
     assert packing._kernels_run(torch.float32)  # oneDNN runs float32 on any x86 CPU
 
 
-def test_conv_packs_follow_the_input_size():
-    """A conv is packed for the input size it meets and again when that changes (oneDNN's
-    layout depends on the width; converting between layouts per call was 50x slower)."""
+def test_conv_packs_serve_the_width_they_were_packed_for():
+    """A conv is packed for the first output width it meets, causal or centred; other widths
+    run the plain convolution (a second blocked layout would be a second copy of the weights,
+    and converting between layouts on every call was 50x slower)."""
     torch.manual_seed(0)
-    conv = torch.nn.Conv1d(8, 8, 3).to(torch.bfloat16)
+    conv = Conv1d(8, 8, 3).to(torch.bfloat16)
     packing.pack_for_inference(conv)
     with torch.inference_mode():
-        for frames in (40, 7, 40):
+        for frames, causal, served in ((40, False, True), (40, True, True), (7, False, False)):
             x = torch.randn(2, frames, 8, dtype=torch.bfloat16)
-            p = packing.packed(conv, x)
-            out = packing.packed_conv_frames(x, p, 3, 1, 1, causal=False)
-            ref = conv1d_frames(x, conv.weight, conv.bias, causal=False)
+            p = packing.packed(conv.conv, x)
+            direct = packing.packed_conv_frames(x, p, 3, 1, 1, causal=causal)
+            assert (direct is not None) == served
+            out = conv(x, causal)  # the layer: packed where it can, plain elsewhere
+            ref = conv1d_frames(x, conv.conv.weight, conv.conv.bias, causal=causal)
             assert ((out.float() - ref.float()).norm() / ref.float().norm()).item() < 0.02
-            assert list(p.by_size) == [(2, 8, 1, frames)]  # one size kept at a time
+            assert list(p.by_size) == [(2, 8, 40)]
