@@ -115,7 +115,7 @@ class Pipeline:
         (:func:`jen1.diffusion.packing.pack_for_inference`). Measured on 2 cores with the small
         model: its forward at the sampling window is about 5% faster than with plain bf16
         weights, sampling 5-8%, for one more copy of the weights in memory (+45 MB resident;
-        peak RSS of long runs 684-780 MB instead of 684-690). ``pack=False`` keeps them plain.
+        peak RSS of long runs 684-780 MB against 683-716). ``pack=False`` keeps them plain.
         """
         from jen1.autoencoder.model import AudioAutoencoder
         from jen1.checkpoint import load_model_dir, load_state_strict
