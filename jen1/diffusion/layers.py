@@ -334,6 +334,9 @@ class ResBlock(nn.Module):
         return skip + h
 
 
+# cross-attention keys, values and mask per layer, reused across sampling steps
+KeyCache = dict[nn.Module, tuple[Tensor, Tensor, Tensor]]
+
 # Above this many (query, key) pairs per head the CPU path hands over to SDPA, whose kernels do
 # not hold the whole (T, S) score matrix: 2048 x 2048 covers a 40 s attention window at 1/2 rate.
 CPU_SCORES_MAX = 2048 * 2048
@@ -346,8 +349,10 @@ def attention(
 ) -> Tensor:
     """Multi-head attention over (B, H, T, D) queries and (B, H, S, D) keys/values -> (B, H, T, D).
 
-    ``attn_mask`` is a bool mask broadcastable to (B, H, T, S), True = attend; ``is_causal``
-    masks keys after the query's position (T == S). Every query row must keep one key.
+    ``attn_mask`` is broadcastable to (B, H, T, S): a bool mask (True = attend) or an additive
+    float bias (0 = attend, -inf = not; see :func:`key_padding_bias`), as
+    ``F.scaled_dot_product_attention`` takes it. ``is_causal`` masks keys after the query's
+    position (T == S). Every query row must keep one key.
 
     On a CPU this is scores -> softmax -> weighted sum as three plain ops in the input dtype
     (bf16 under autocast): measured on the small U-Net's shapes (batch 4, 4 heads, 250 frames,
@@ -369,7 +374,7 @@ def attention(
     # pad the keys to a multiple of the bf16 softmax's vector width with zero keys and values,
     # masked out below: its last partial vector is slow (measured, 2 cores: (2, 4, 250, 250)
     # 243 us, (2, 4, 250, 256) 143 us; (2, 6, 125, 125) 161 us, (2, 6, 125, 128) 70 us)
-    pad = -s % SOFTMAX_WIDTH if s > SOFTMAX_WIDTH and _low_precision(q) else 0
+    pad = padded_keys(s, q) - s
     if pad:
         k, v = F.pad(k, (0, 0, 0, pad)), F.pad(v, (0, 0, 0, pad))  # (B, H, S + pad, D)
     scale = q.shape[-1] ** -0.5
@@ -398,14 +403,23 @@ def _masked_scores(
     """
     b, h, t, d = q.shape
     sp = k.shape[-2]
-    masked = torch.zeros(1, 1, 1, sp, dtype=torch.bool, device=q.device)
-    masked[..., s:] = True
-    if is_causal:  # key j after query i; covers the padding (j >= s = t > i)
-        masked = masked | torch.ones(t, sp, dtype=torch.bool, device=q.device).triu_(1)
-    if attn_mask is not None:
-        masked = masked | ~F.pad(attn_mask.expand(*attn_mask.shape[:-1], s), (0, sp - s))
-    bias = torch.zeros(masked.shape, dtype=q.dtype, device=q.device)
-    bias = bias.masked_fill_(masked, float("-inf")).expand(b, h, -1, -1)  # (B, H, T or 1, S')
+    if attn_mask is not None and attn_mask.is_floating_point() and not is_causal:
+        # an additive bias as given (the text's, built once per sampling run), its padding
+        # keys masked too
+        bias = attn_mask.to(q.dtype)
+        if sp > s:
+            bias = F.pad(bias, (0, sp - s), value=float("-inf"))
+        bias = bias.expand(b, h, -1, -1)  # (B, H, T or 1, S')
+    else:
+        masked = torch.zeros(1, 1, 1, sp, dtype=torch.bool, device=q.device)
+        masked[..., s:] = True
+        if is_causal:  # key j after query i; covers the padding (j >= s = t > i)
+            masked = masked | torch.ones(t, sp, dtype=torch.bool, device=q.device).triu_(1)
+        if attn_mask is not None:
+            keep = attn_mask if attn_mask.dtype == torch.bool else attn_mask > float("-inf")
+            masked = masked | ~F.pad(keep.expand(*keep.shape[:-1], s), (0, sp - s))
+        bias = torch.zeros(masked.shape, dtype=q.dtype, device=q.device)
+        bias = bias.masked_fill_(masked, float("-inf")).expand(b, h, -1, -1)  # (B, H, T|1, S')
     scores = torch.baddbmm(
         bias.reshape(b * h, bias.shape[-2], sp),
         q.reshape(b * h, t, d),
@@ -413,6 +427,27 @@ def _masked_scores(
         alpha=scale,
     )
     return scores.view(b, h, t, sp)
+
+
+def padded_keys(s: int, q: Tensor) -> int:
+    """How many keys :func:`attention` computes with for ``s`` real ones and queries ``q``.
+
+    On a CPU in bf16 / fp16, more than :data:`SOFTMAX_WIDTH` keys are padded to a multiple of
+    it with masked zero keys (the softmax kernel's partial last vector is slow); else ``s``.
+    """
+    if s > SOFTMAX_WIDTH and q.device.type == "cpu" and _low_precision(q):
+        return s + (-s % SOFTMAX_WIDTH)
+    return s
+
+
+def key_padding_bias(mask: Tensor, dtype: torch.dtype, length: int | None = None) -> Tensor:
+    """Additive attention bias from a (B, S) key mask (True = attend): (B, 1, 1, L) of 0 / -inf.
+
+    Keys beyond S (zero padding, up to ``length`` >= S) are masked too.
+    """
+    keep = F.pad(mask.to(torch.bool), (0, (length or mask.shape[-1]) - mask.shape[-1]))
+    bias = torch.zeros(keep.shape, dtype=dtype, device=mask.device)
+    return bias.masked_fill_(~keep, float("-inf"))[:, None, None, :]
 
 
 class SelfAttention(nn.Module):
@@ -448,17 +483,43 @@ class CrossAttention(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: Tensor, context: Tensor, context_mask: Tensor) -> Tensor:
+    def forward(
+        self, x: Tensor, context: Tensor, context_mask: Tensor, cache: KeyCache | None = None
+    ) -> Tensor:
         """x (B, T, C), context (B, S, D), context_mask (B, S) bool -> update (B, T, C).
 
-        Every row of ``context_mask`` must hold at least one True.
+        Every row of ``context_mask`` must hold at least one True. With a ``cache`` the keys,
+        values and mask bias this layer makes of the context are kept there on the first call
+        and reused on later ones (sampling: the text is the same at every step; the cache is
+        valid while the weights and the context do not change).
         """
         q = self.q(self.norm(x)).unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (B, H, T, D)
+        keys = None
+        if cache is not None and not torch.compiler.is_compiling():
+            keys = cache.get(self)
+            if keys is None:
+                keys = cache[self] = self.keys(context, context_mask, q)
+        if keys is None:
+            keys = self.keys(context, context_mask, q)
+        h = attention(q, *keys)
+        return self.out(h.transpose(1, 2).flatten(2))
+
+    def keys(
+        self, context: Tensor, context_mask: Tensor, q: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, H, S', D) keys and values of the context and the (B, 1, 1, S') bool mask or bias.
+
+        On a CPU in bf16 (:func:`padded_keys`) the keys come padded with masked zero keys and
+        the mask as an additive bias, so a cached entry needs no work per call.
+        """
         kv = self.kv(context).unflatten(-1, (2, self.heads, -1))  # (B, S, 2, H, D)
         k, v = kv.permute(2, 0, 3, 1, 4)  # (B, H, S, D) each
-        attn_mask = context_mask[:, None, None, :]  # (B, 1, 1, S), True = attend
-        h = attention(q, k, v, attn_mask=attn_mask)
-        return self.out(h.transpose(1, 2).flatten(2))
+        s = k.shape[-2]
+        length = padded_keys(s, q)
+        if length == s:
+            return k, v, context_mask[:, None, None, :]  # (B, 1, 1, S), True = attend
+        k, v = (F.pad(a, (0, 0, 0, length - s)) for a in (k, v))  # (B, H, S', D), contiguous
+        return k, v, key_padding_bias(context_mask, k.dtype, length)
 
 
 class FeedForward(nn.Module):
@@ -494,8 +555,18 @@ class AttentionBlock(nn.Module):
         self.cross_attn = CrossAttention(channels, context_dim, head_dim)
         self.ff = FeedForward(channels, ff_mult)
 
-    def forward(self, x: Tensor, context: Tensor, context_mask: Tensor, causal: bool) -> Tensor:
-        """x (B, T, C), context (B, S, D), context_mask (B, S) -> (B, T, C)."""
+    def forward(
+        self,
+        x: Tensor,
+        context: Tensor,
+        context_mask: Tensor,
+        causal: bool,
+        cache: KeyCache | None = None,
+    ) -> Tensor:
+        """x (B, T, C), context (B, S, D), context_mask (B, S) -> (B, T, C).
+
+        ``cache``: see :meth:`CrossAttention.forward`.
+        """
         h = x + self.self_attn(x, causal)
-        h = h + self.cross_attn(h, context, context_mask)
+        h = h + self.cross_attn(h, context, context_mask, cache)
         return h + self.ff(h)

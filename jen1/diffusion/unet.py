@@ -15,6 +15,8 @@ and output keep the (B, C, T) layout of latents.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -25,6 +27,7 @@ from jen1.diffusion.layers import (
     AttentionBlock,
     Conv1d,
     Downsample,
+    KeyCache,
     Linear,
     ResBlock,
     TimeEmbedding,
@@ -32,6 +35,28 @@ from jen1.diffusion.layers import (
     upcast,
 )
 from jen1.errors import Jen1Error
+
+
+@dataclass
+class TextContext:
+    """What the U-Net makes of a batch's text, reusable across the steps of one sampling run.
+
+    Made by :meth:`UNet1D.text_context`; ``UNet1D.forward(..., text=...)`` then skips the text
+    projection, and each cross-attention layer keeps its keys, values and mask bias in
+    ``keys`` on the first call. Valid while the U-Net's weights, the batch's text and the
+    precision (autocast) stay as they were.
+
+    Attributes:
+        tokens: (B, S', D_cross) projected tokens (the null token where the text is dropped).
+        mask: (B, S') bool, True for a real token.
+        temb: (B, D_time) the pooled text's term of the time embedding.
+        keys: per cross-attention layer, its (B, H, S'', D) keys and values and mask.
+    """
+
+    tokens: Tensor
+    mask: Tensor
+    temb: Tensor
+    keys: KeyCache = field(default_factory=dict)
 
 
 class _Level(nn.Module):
@@ -57,13 +82,11 @@ class _Level(nn.Module):
             for _ in range(count if attn else 0)
         )
 
-    def forward(
-        self, h: Tensor, temb: Tensor, text: Tensor, text_mask: Tensor, causal: bool
-    ) -> Tensor:
+    def forward(self, h: Tensor, temb: Tensor, text: TextContext, causal: bool) -> Tensor:
         for i, res in enumerate(self.res):
             h = res(h, temb, causal)
             if self.attn:
-                h = self.attn[i](h, text, text_mask, causal)
+                h = self.attn[i](h, text.tokens, text.mask, causal, text.keys)
         return h
 
 
@@ -151,7 +174,22 @@ class UNet1D(nn.Module):
         mask = torch.where(drop[:, None], first, mask)
         return text, mask
 
-    def forward(self, x: Tensor, t: Tensor, cond: Conditions, causal: bool | None = None) -> Tensor:
+    def text_context(self, cond: Conditions) -> TextContext:
+        """The text of ``cond`` as the U-Net's layers use it (pass it to :meth:`forward`)."""
+        text, text_mask = self.encode_text(cond)  # (B, S, D_cross), (B, S)
+        weights = text_mask[:, :, None].to(text.dtype)  # (B, S, 1)
+        pooled = (text * weights).sum(1) / weights.sum(1)  # (B, D_cross)
+        return TextContext(text, text_mask, self.text_pool(pooled))
+
+    def forward(
+        self,
+        x: Tensor,
+        t: Tensor,
+        cond: Conditions,
+        causal: bool | None = None,
+        *,
+        text: TextContext | None = None,
+    ) -> Tensor:
         """Predict the raw diffusion target (v or eps, see :mod:`jen1.diffusion.objective`).
 
         T is padded on the right with zeros to a multiple of :attr:`frame_multiple` and trimmed
@@ -163,6 +201,8 @@ class UNet1D(nn.Module):
             t: (B,) continuous time in [0, 1] (or a scalar, broadcast).
             cond: text (``text_emb`` (B, S, D), ``text_mask`` (B, S), ``drop_text`` (B,)).
             causal: unidirectional mode; None uses ``cfg.causal``.
+            text: ``self.text_context(cond)`` made earlier (sampling reuses one for all its
+                steps, with the cross-attention keys it caches); None makes it here.
 
         Returns:
             (B, C, T) raw prediction.
@@ -174,26 +214,26 @@ class UNet1D(nn.Module):
                 f"UNet1D expects {2 * self.latent_dim + 1} input channels (2C+1), got {channels}"
             )
         t = upcast(torch.as_tensor(t, device=x.device)).expand(batch)
-
-        text, text_mask = self.encode_text(cond)  # (B, S, D_cross), (B, S)
-        weights = text_mask[:, :, None].to(text.dtype)  # (B, S, 1)
-        pooled = (text * weights).sum(1) / weights.sum(1)  # (B, D_cross)
-        temb = self.time_embed(t) + self.text_pool(pooled)  # (B, D_time)
+        if text is None:
+            text = self.text_context(cond)
+        elif text.tokens.shape[0] != batch:
+            raise Jen1Error(f"text context is for {text.tokens.shape[0]} samples, x has {batch}")
+        temb = self.time_embed(t) + text.temb  # (B, D_time)
 
         # pad on the RIGHT only: causal frames never see the padding, and trimming restores T
         pad = -num_frames % self.frame_multiple
         h = self.conv_in(F.pad(x, (0, pad)).transpose(1, 2), causal)  # (B, T', D) channels-last
         skips = []
         for i, level in enumerate(self.down):
-            h = level(h, temb, text, text_mask, causal)
+            h = level(h, temb, text, causal)
             skips.append(h)
             if i < len(self.downsample):
                 h = self.downsample[i](h, causal)
         h = self.mid_res1(h, temb, causal)
-        h = self.mid_attn(h, text, text_mask, causal)
+        h = self.mid_attn(h, text.tokens, text.mask, causal, text.keys)
         h = self.mid_res2(h, temb, causal)
         for i in reversed(range(len(self.up))):
-            h = self.up[i](torch.cat([h, skips[i]], dim=-1), temb, text, text_mask, causal)
+            h = self.up[i](torch.cat([h, skips[i]], dim=-1), temb, text, causal)
             if i > 0:
                 h = self.upsample[i - 1](h, causal)
         # no normalisation before the output conv: a per-frame norm there would discard the

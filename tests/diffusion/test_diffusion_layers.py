@@ -218,3 +218,32 @@ def test_bf16_attention_with_padded_keys_matches_float64(mode: str):
     for g, r in zip(grads, refs):
         assert g.shape == r.shape
         assert ((g.double() - r).norm() / r.norm()).item() < 0.05
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cross_attention_keys_as_bias_match_bool_mask(dtype, monkeypatch):
+    """CrossAttention.keys (padded keys, additive bias: what sampling caches) gives exactly
+    what attention() computes from the raw keys and the bool mask (45 keys -> 64 in bf16)."""
+    torch.manual_seed(0)
+    attn = CrossAttention(16, 6, 8).to(dtype)
+    x = torch.randn(2, 7, 16, dtype=dtype)
+    ctx = torch.randn(2, 45, 6, dtype=dtype)
+    mask = torch.rand(2, 45) > 0.4
+    mask[:, 0] = True
+    q = attn.q(attn.norm(x)).unflatten(-1, (attn.heads, -1)).transpose(1, 2)
+    k, v = attn.kv(ctx).unflatten(-1, (2, attn.heads, -1)).permute(2, 0, 3, 1, 4)
+    ref = layers.attention(q, k, v, attn_mask=mask[:, None, None, :])
+    kp, vp, bias = attn.keys(ctx, mask, q)
+    assert kp.shape[-2] == (64 if dtype == torch.bfloat16 else 45)
+    assert bias.dtype == (dtype if dtype == torch.bfloat16 else torch.bool)
+    assert torch.equal(layers.attention(q, kp, vp, bias), ref)
+    float_bias = layers.key_padding_bias(mask, dtype)  # unpadded bias: padded inside
+    assert torch.equal(layers.attention(q, k, v, float_bias), ref)
+    cache = {}
+    first = attn(x, ctx, mask, cache)
+    assert list(cache) == [attn]
+    assert torch.equal(attn(x, ctx * 0, mask * False, cache), first)  # the cached keys serve
+    assert torch.equal(first, attn(x, ctx, mask))
+    monkeypatch.setattr(layers, "CPU_SCORES_MAX", 0)  # SDPA takes the padded keys and bias
+    sdpa = layers.attention(q, kp, vp, bias)
+    assert ((sdpa.float() - ref.float()).norm() / ref.float().norm()).item() < 0.02

@@ -7,8 +7,10 @@ import dataclasses
 import pytest
 import torch
 
+from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
 from jen1.diffusion.generate import sample_latents
+from jen1.diffusion.layers import CrossAttention
 from jen1.diffusion.train_step import diffusion_train_step
 from jen1.diffusion.unet import UNet1D
 from jen1.errors import Jen1Error
@@ -87,6 +89,58 @@ def test_cfg_batches_branches_and_scale_one_skips_uncond(tiny_config):
         causal=True,
     )
     assert batches == [4, 4] and torch.isfinite(out).all()
+
+
+class _NotAUNet1D(torch.nn.Module):
+    """Wraps a UNet1D so that sampling treats it as any network (no text context)."""
+
+    def __init__(self, unet: UNet1D) -> None:
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, *args, **kwargs):
+        return self.unet(*args, **kwargs)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_text_keys_computed_once_per_run_and_outputs_unchanged(tiny_config, bf16):
+    """Sampling projects the text and makes each cross-attention layer's keys once, not per
+    step; the result is bit-identical to running the network afresh at every step (45 tokens,
+    some masked: in bf16 the keys are padded to 64 and the mask is a cached bias)."""
+    cfg = tiny_config
+    unet = _random_unet(cfg)
+    known, mask, _, _ = _inputs(cfg)
+    g = torch.Generator().manual_seed(3)
+    emb = torch.randn(2, 45, cfg.text.dim, generator=g)
+    tmask = torch.rand(2, 45, generator=g) > 0.3
+    tmask[:, 0] = True
+    kv_calls = []
+    layers = [m for m in unet.modules() if isinstance(m, CrossAttention)]
+    for layer in layers:
+        layer.kv.register_forward_hook(lambda *_: kv_calls.append(1))
+    kwargs = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, sampler="ddim", steps=3)
+    with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        cached = sample_latents(
+            unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1)
+        )
+        once = len(kv_calls)
+        kv_calls.clear()
+        plain = sample_latents(
+            _NotAUNet1D(unet), cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1)
+        )
+    assert len(layers) > 0 and once == len(layers) and len(kv_calls) == 3 * len(layers)
+    assert torch.equal(cached, plain)
+
+
+def test_text_context_of_another_batch_is_refused(tiny_config):
+    cfg = tiny_config
+    unet = _random_unet(cfg)
+    known, mask, emb, tmask = _inputs(cfg)
+    cond = Conditions(emb, tmask, known, mask)
+    text = unet.text_context(cond.select(torch.tensor([0])))
+    x = torch.randn(2, 2 * cfg.autoencoder.latent_dim + 1, known.shape[-1])
+    with pytest.raises(Jen1Error, match="text context is for 1 samples"):
+        unet(x, torch.rand(2), cond, text=text)
 
 
 def test_bad_arguments_raise(tiny_config):
