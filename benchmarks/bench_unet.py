@@ -8,7 +8,9 @@ The forward pass is timed at the sampling shape: one CFG pair (batch 2) of a ``-
 the autoencoder's latent rate, under bf16 autocast and as the pipeline runs it (weights in bf16,
 prepacked for oneDNN); the sampling estimate uses the latter. Achieved GFLOP/s (FLOPs counted
 by ``torch.utils.flop_counter``) is compared with a 2048^3 bf16 matmul measured in the same run,
-so numbers from a busy machine stay comparable.
+so numbers from a busy machine stay comparable. Training steps are timed on one fixed draw of
+tasks, masks and times (the multi-task step of :mod:`jen1.diffusion.train_step`), so eager and
+compiled steps do the same work and a compiled step is timed on graphs it has already compiled.
 """
 
 from __future__ import annotations
@@ -158,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     gen = torch.Generator().manual_seed(0)
 
     def train_step(model: torch.nn.Module = unet, precision: str = "bf16") -> None:
+        # every step draws the same tasks, masks and times: the same two sub-batches (causal,
+        # bidirectional), so a compiled step reuses its graphs and its steady speed is timed
+        # (a real run recompiles while new sub-batch sizes come up, see the README)
+        gen.manual_seed(0)
         with torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
             out = diffusion_train_step(model, z, emb, tmask, cfg.diffusion, gen)
         opt.zero_grad(set_to_none=True)
