@@ -182,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.compile:  # torch.compile (inductor): compile time and the compiled kernels' speed
-        unet.eval()
-        compiled = torch.compile(unet)
+        # for inference with freezing (weights folded in and prepacked by inductor): without
+        # it the compiled forward measured 0.94x eager bf16 here
+        unet.eval().requires_grad_(False)
+        compiled = torch.compile(unet, options={"freezing": True})
         start = time.perf_counter()
         with torch.inference_mode(), bf16():
             compiled(x, t, cond, causal=False)
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: compiled(x, t, cond, causal=False), args.repeats, stat=args.stat
             )
     if args.compile_train:
-        unet.train()
+        unet.train().requires_grad_(True)
         compiled_train = torch.compile(unet)
         start = time.perf_counter()
         train_step(compiled_train)
