@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
@@ -94,20 +95,37 @@ def _check_seconds(value: float, flag: str) -> None:
         raise Jen1Error(f"{flag} {value} is more than the limit of {MAX_SECONDS:.0f} s")
 
 
-def _progress(args: argparse.Namespace, desc: str):
+@contextlib.contextmanager
+def _progress_bar(args: argparse.Namespace, desc: str):
+    """A sampling-progress callback for the block (None with ``--no-progress``).
+
+    The bar appears at the first finished step, so an error raised while the request is checked
+    is the only line on stderr, and it is closed however the block ends, so a later error
+    starts on a line of its own.
+    """
     if not args.progress:
-        return None, None
+        yield None
+        return
     from tqdm import tqdm
 
-    bar = tqdm(total=1, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True)
+    bars = []
 
     def cb(i: int, total: int) -> None:
+        if not bars:
+            bars.append(
+                tqdm(total=total, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True)
+            )
+        bar = bars[0]
         if bar.total != total:
             bar.total = total
         bar.n = i
         bar.refresh()
 
-    return bar, cb
+    try:
+        yield cb
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def _pipeline(args: argparse.Namespace):
@@ -159,12 +177,15 @@ def _save_stream(args: argparse.Namespace, paths: list[Path], pieces, seed: int,
 
 
 def _validate_sampler(args: argparse.Namespace) -> None:
+    """Check the sampling options before any model is loaded or progress bar shown."""
     if args.sampler is not None:
         from jen1.diffusion.generate import get_sampler
 
         get_sampler(args.sampler)
     if args.steps is not None and not 1 <= args.steps <= 1000:
         raise Jen1Error(f"--steps must be between 1 and 1000, got {args.steps}")
+    if args.cfg is not None and not (math.isfinite(args.cfg) and 0 <= args.cfg <= 50):
+        raise Jen1Error(f"--cfg must be between 0 and 50, got {args.cfg}")
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -176,12 +197,10 @@ def run_generate(args: argparse.Namespace) -> int:
     paths = _outputs(args)
     seed = _seed(args)
     pipe = _pipeline(args)
-    bar, cb = _progress(args, "generate")
-    pieces = pipe.generate_stream(
-        [args.prompt] * args.batch, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
-    )
-    if bar is not None:
-        bar.close()
+    with _progress_bar(args, "generate") as cb:
+        pieces = pipe.generate_stream(
+            [args.prompt] * args.batch, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
+        )
     return _save_stream(args, paths, pieces, seed, t0)
 
 
@@ -211,13 +230,11 @@ def run_inpaint(args: argparse.Namespace) -> int:
         raise Jen1Error(f"--end {args.end} is after the end of {args.input} ({duration:.2f} s)")
     seed = _seed(args)
     pipe = _pipeline(args)
-    bar, cb = _progress(args, "inpaint")
-    batch = wav[None].expand(args.batch, -1, -1)
-    out = pipe.inpaint(
-        batch, args.start, args.end, args.prompt, callback=cb, **_sampling_kwargs(args, seed)
-    )
-    if bar is not None:
-        bar.close()
+    with _progress_bar(args, "inpaint") as cb:
+        batch = wav[None].expand(args.batch, -1, -1)
+        out = pipe.inpaint(
+            batch, args.start, args.end, args.prompt, callback=cb, **_sampling_kwargs(args, seed)
+        )
     return _save(args, paths, out, seed, t0)
 
 
@@ -229,11 +246,9 @@ def run_continue(args: argparse.Namespace) -> int:
     wav = _load_input(args.input)
     seed = _seed(args)
     pipe = _pipeline(args)
-    bar, cb = _progress(args, "continue")
-    batch = wav[None].expand(args.batch, -1, -1)
-    pieces = pipe.continue_stream(
-        batch, args.prompt, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
-    )
-    if bar is not None:
-        bar.close()
+    with _progress_bar(args, "continue") as cb:
+        batch = wav[None].expand(args.batch, -1, -1)
+        pieces = pipe.continue_stream(
+            batch, args.prompt, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
+        )
     return _save_stream(args, paths, pieces, seed, t0)
