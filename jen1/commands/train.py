@@ -36,8 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--init",
         type=Path,
         default=None,
-        help="autoencoder only: start from this model directory's weights (e.g. to "
-        "fine-tune a decoder with --set ae_loss.freeze_encoder=true)",
+        help="start from this model directory's weights (jen1 export, or the shipped "
+        "model): autoencoder, e.g. to fine-tune a decoder with --set "
+        "ae_loss.freeze_encoder=true; diffusion, to fine-tune its U-Net on a latent cache "
+        "encoded with --autoencoder MODEL_DIR (use --config MODEL_DIR)",
     )
     p.add_argument("--accelerator", default="cpu", help="cpu | gpu | auto")
     p.add_argument("--devices", default="1", help="processes per node (DDP when > 1)")
@@ -82,7 +84,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from jen1.config import load_config
-    from jen1.errors import Jen1Error
     from jen1.train.loop import RunOptions, train
     from jen1.train.stages import STAGES
 
@@ -96,8 +97,6 @@ def run_train(args: argparse.Namespace) -> int:
             cfg = Jen1Config.from_dict(load_training_checkpoint(ckpt)["config"])
             for o in args.overrides:
                 cfg = parse_override(cfg, o)
-    if args.init is not None and args.stage != "autoencoder":
-        raise Jen1Error("--init applies to the autoencoder stage only")
     kwargs = {"init": args.init} if args.init is not None else {}
     stage = STAGES[args.stage](cfg, args.data, **kwargs)
     args.out.mkdir(parents=True, exist_ok=True)

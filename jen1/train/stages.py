@@ -154,12 +154,19 @@ class AutoencoderStage:
 
 
 class DiffusionStage:
-    """Multi-task in-context latent diffusion on a latent cache (``jen1 data encode``)."""
+    """Multi-task in-context latent diffusion on a latent cache (``jen1 data encode``).
+
+    ``init``: a model directory (``jen1 export``, or the shipped model) to fine-tune. Its U-Net
+    weights are the starting point and its autoencoder, latent normaliser included, is the one
+    the run trains on and exports: the cache must hold latents of the same encoder (encode with
+    ``--autoencoder`` that model), and its own normaliser, fitted on the new corpus, is not used,
+    so the U-Net keeps the latent space it was trained in.
+    """
 
     name = "diffusion"
     ema_names = ("unet",)
 
-    def __init__(self, cfg: Jen1Config, data_dir: str | Path):
+    def __init__(self, cfg: Jen1Config, data_dir: str | Path, init: str | Path | None = None):
         from jen1.data.latents import LatentCache
 
         self.cache = LatentCache(data_dir)
@@ -173,29 +180,93 @@ class DiffusionStage:
             )
         self.cfg = dataclasses.replace(cfg, autoencoder=ae_cfg)
         self.train_cfg: TrainConfig = cfg.train_diffusion
+        self.init = Path(init) if init else None
+        self.init_cfg: Jen1Config | None = None
+        self.init_state: dict[str, dict[str, torch.Tensor]] = {}
+        if self.init is not None:
+            self._check_init(cfg)
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    def _check_init(self, cfg: Jen1Config) -> None:
+        """Load the model to fine-tune; it must fit the config and the cache's latents."""
+        from jen1.checkpoint import load_model_dir
+
+        init_cfg, state = load_model_dir(self.init, ("autoencoder", "unet"))
+        if init_cfg.unet != cfg.unet or init_cfg.text != cfg.text:
+            raise Jen1Error(
+                f"the config's U-Net or text encoder differs from {self.init}'s: "
+                f"pass --config {self.init} (plus any --set)"
+            )
+        if init_cfg.autoencoder != self.cache.config.autoencoder:
+            raise Jen1Error(
+                f"the latent cache {self.cache.dir} was encoded with another autoencoder "
+                f"config than {self.init}'s: encode with --autoencoder {self.init}"
+            )
+        cached = self.cache.autoencoder_state()
+        changed = [
+            k
+            for k, v in state["autoencoder"].items()
+            if k.startswith("encoder.") and not torch.equal(v.float(), cached[k].float())
+        ]
+        if changed:
+            raise Jen1Error(
+                f"the latent cache {self.cache.dir} was encoded with another encoder than "
+                f"{self.init}'s ({len(changed)} tensors differ): encode with "
+                f"--autoencoder {self.init}"
+            )
+        self.init_cfg, self.init_state = init_cfg, state
 
     def prepare_run_dir(self, run_dir: Path) -> None:
         """Keep the autoencoder (and normaliser) this run trains on beside its checkpoints."""
         import shutil
 
+        from jen1.checkpoint import save_model_dir
         from jen1.train.export import RUN_AUTOENCODER
 
         dst = Path(run_dir) / RUN_AUTOENCODER
-        if not dst.exists():
+        if dst.exists():
+            return
+        if self.init_cfg is not None:
+            ae = {k: v.float() for k, v in self.init_state["autoencoder"].items()}
+            save_model_dir(dst, self.init_cfg, {"autoencoder": ae})
+        else:
             shutil.copytree(self.cache.dir / "autoencoder", dst)
 
     def build(self, device: torch.device) -> None:
+        from jen1.checkpoint import load_state_strict
         from jen1.diffusion.unet import UNet1D
 
-        unet = UNet1D(self.cfg.unet, self.cfg.autoencoder.latent_dim, self.cfg.text.dim).to(device)
+        unet = UNet1D(self.cfg.unet, self.cfg.autoencoder.latent_dim, self.cfg.text.dim)
+        if self.init_state:
+            unet_state = {k: v.float() for k, v in self.init_state["unet"].items()}
+            load_state_strict(unet, unet_state, "unet")
+        unet = unet.to(device)
         self.modules = {"unet": unet}
         self.optimizers = {"unet": build_optimizer(list(unet.parameters()), self.train_cfg)}
 
+    def normalizer(self) -> nn.Module:
+        """The latent normaliser the U-Net trains in: the init model's, else the cache's."""
+        if not self.init_state:
+            return self.cache.normalizer()
+        from jen1.autoencoder.normalizer import LatentNormalizer
+
+        norm = LatentNormalizer(self.cfg.autoencoder.latent_dim)
+        prefix = "normalizer."
+        state = {
+            k[len(prefix) :]: v.float()
+            for k, v in self.init_state["autoencoder"].items()
+            if k.startswith(prefix)
+        }
+        norm.load_state_dict(state, strict=True)
+        return norm
+
     def dataset(self) -> Dataset:
+        from jen1.data.latents import LatentDataset
+
         frames = round(self.train_cfg.segment_seconds * self.cfg.autoencoder.frame_rate)
-        return self.cache.dataset("train", num_frames=frames, seed=self.train_cfg.seed)
+        split = self.cache.load_split("train")
+        return LatentDataset(split, self.normalizer(), frames, self.train_cfg.seed)
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return {

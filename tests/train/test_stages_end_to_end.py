@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import soundfile as sf
+from safetensors.torch import load_file
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 
@@ -94,3 +96,51 @@ def test_train_both_stages_and_generate(tmp_path):
     jen1(
         "generate", "a jazz trio", "--seconds", 0.5, "--model", ft_model, "-o", tmp_path / "ft.wav"
     )
+    # fine-tune the exported model's U-Net on a cache encoded with its autoencoder: the run
+    # trains in (and exports) that model's latent normaliser, not the one refit on the cache
+    data2, cache = tmp_path / "data2", tmp_path / "cache2"  # another corpus: user music
+    jen1("data", "synth", data2, "--clips", 4, "--seconds", 1.5, "--seed", 1, "--soundfont", TIMGM)
+    jen1("data", "encode", data2, "--autoencoder", model, "--out", cache, "--config", "tiny")
+    refit = load_file(str(cache / "autoencoder" / "model.safetensors"))
+    tune_run, tuned = tmp_path / "tune-run", tmp_path / "tuned"
+    jen1(
+        "train",
+        "diffusion",
+        "--config",
+        model,
+        "--init",
+        model,
+        "--data",
+        cache,
+        "--out",
+        tune_run,
+        "--max-steps",
+        1,
+        "--no-progress",
+    )
+    jen1("export", tune_run, tuned)
+    base, new = (
+        load_file(str(model / "model.safetensors")),
+        load_file(str(tuned / "model.safetensors")),
+    )
+    norm = [k for k in base if k.startswith("autoencoder.normalizer.")]
+    assert norm and all(torch.equal(base[k].float(), new[k].float()) for k in norm)
+    assert not all(torch.equal(base[k].float(), refit[k].float()) for k in norm)  # it differs
+    unet = [k for k in base if k.startswith("unet.")]
+    deltas = [(new[k].float() - base[k].float()).abs().max().item() for k in unet]
+    assert 0 < max(deltas) < 0.05  # one small step away from the model it started from
+    # a cache of another encoder, or another U-Net config, is refused with a clear error
+    from jen1.checkpoint import load_model_dir, save_model_dir
+    from jen1.config import load_config, parse_override
+    from jen1.errors import Jen1Error
+    from jen1.train.stages import DiffusionStage
+
+    cfg = load_config(model)
+    ae_cfg, ae_state = load_model_dir(cache / "autoencoder", ("autoencoder",))
+    key = next(k for k in ae_state["autoencoder"] if k.startswith("encoder."))
+    ae_state["autoencoder"][key] = ae_state["autoencoder"][key] + 0.01
+    save_model_dir(cache / "autoencoder", ae_cfg, ae_state)
+    with pytest.raises(Jen1Error, match="another encoder"):
+        DiffusionStage(cfg, cache, init=model)
+    with pytest.raises(Jen1Error, match="--config"):
+        DiffusionStage(parse_override(cfg, "unet.dropout=0.1"), cache, init=model)
