@@ -234,8 +234,12 @@ class LatentCache:
             "captions": self.index["splits"][split]["captions"],
         }
 
-    def dataset(self, split: str, num_frames: int, seed: int = 0) -> "LatentDataset":
-        return LatentDataset(self.load_split(split), self.normalizer(), num_frames, seed)
+    def dataset(
+        self, split: str, num_frames: int, seed: int = 0, normalizer: torch.nn.Module | None = None
+    ) -> "LatentDataset":
+        """The ``split`` normalised by ``normalizer`` (default: the one fitted with this cache)."""
+        norm = self.normalizer() if normalizer is None else normalizer
+        return LatentDataset(self.load_split(split), norm, num_frames, seed)
 
 
 class LatentDataset(Dataset):

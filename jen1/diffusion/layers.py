@@ -494,13 +494,12 @@ class CrossAttention(nn.Module):
         valid while the weights and the context do not change).
         """
         q = self.q(self.norm(x)).unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (B, H, T, D)
-        keys = None
-        if cache is not None and not torch.compiler.is_compiling():
-            keys = cache.get(self)
-            if keys is None:
-                keys = cache[self] = self.keys(context, context_mask, q)
+        use_cache = cache is not None and not torch.compiler.is_compiling()
+        keys = cache.get(self) if use_cache else None
         if keys is None:
             keys = self.keys(context, context_mask, q)
+            if use_cache:
+                cache[self] = keys
         h = attention(q, *keys)
         return self.out(h.transpose(1, 2).flatten(2))
 

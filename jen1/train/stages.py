@@ -245,10 +245,10 @@ class DiffusionStage:
         self.modules = {"unet": unet}
         self.optimizers = {"unet": build_optimizer(list(unet.parameters()), self.train_cfg)}
 
-    def normalizer(self) -> nn.Module:
-        """The latent normaliser the U-Net trains in: the init model's, else the cache's."""
+    def normalizer(self) -> nn.Module | None:
+        """The init model's latent normaliser, or None (the cache's own)."""
         if not self.init_state:
-            return self.cache.normalizer()
+            return None
         from jen1.autoencoder.normalizer import LatentNormalizer
 
         norm = LatentNormalizer(self.cfg.autoencoder.latent_dim)
@@ -262,11 +262,8 @@ class DiffusionStage:
         return norm
 
     def dataset(self) -> Dataset:
-        from jen1.data.latents import LatentDataset
-
         frames = round(self.train_cfg.segment_seconds * self.cfg.autoencoder.frame_rate)
-        split = self.cache.load_split("train")
-        return LatentDataset(split, self.normalizer(), frames, self.train_cfg.seed)
+        return self.cache.dataset("train", frames, self.train_cfg.seed, self.normalizer())
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return {
