@@ -73,9 +73,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_prepare)
 
     # `jen1 data encode` (latent cache for diffusion training) lives in its own module.
-    from jen1.commands import data_encode
+    from jen1.commands import data_encode, data_real
 
     data_encode.register(data_sub)
+    data_real.register(data_sub)
 
 
 def _print_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
