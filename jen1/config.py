@@ -34,6 +34,9 @@ class AutoencoderConfig:
 
     sample_rate: int = 48000
     audio_channels: int = 2
+    # "conv": strided waveform convolutions both ways (DAC / Oobleck); "stft": ConvNeXt blocks
+    # between a complex STFT and the latent, the decoder ending in an inverse STFT (Vocos)
+    arch: str = "conv"
     latent_dim: int = 32
     # widths: block i maps width * [1, *mults][i] -> width * [1, *mults][i + 1] (decoder mirrored);
     # narrow at 48/12 kHz, wide at the latent rate: measured 50x real time decode (bf16, 2 cores)
@@ -48,10 +51,25 @@ class AutoencoderConfig:
     mask_ratio: float = 0.05  # JEN-1: share of latent frames masked before the decoder in training
     chunk_seconds: float = 10.0  # chunked encode/decode window for long audio
     overlap_seconds: float = 0.5  # overlap (each side) between chunks
+    # arch "stft" only: STFT frames every stft_hop samples (window n_fft); `strides` then go
+    # from the frame rate to the latent rate; stft_blocks = (at the latent rate, at the frame rate)
+    stft_hop: int = 480
+    n_fft: int = 1920
+    stft_dim: int = 512
+    stft_mlp_ratio: float = 3.0
+    stft_blocks: tuple[int, int] = (4, 4)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ("conv", "stft"):
+            raise ConfigError(f"autoencoder.arch must be 'conv' or 'stft', got {self.arch!r}")
+        if self.arch == "stft" and (self.n_fft - self.stft_hop) % 2:
+            raise ConfigError("autoencoder.n_fft - autoencoder.stft_hop must be even")
 
     @property
     def hop(self) -> int:
         """Waveform samples per latent frame."""
+        if self.arch == "stft":
+            return self.stft_hop * math.prod(self.strides)
         return math.prod(self.strides)
 
     @property
@@ -72,6 +90,10 @@ class AutoencoderLossConfig:
     # MR-STFT on mid (L+R)/2 and side (L-R)/2 too: per-channel spectral losses alone leave the
     # phase between channels free, and the mid channel then partly cancels (measured)
     mid_side_weight: float = 1.0
+    # L1 between power-law compressed complex STFTs (|X|^0.3 with X's phase): the term that
+    # holds the phase, which magnitude losses leave free
+    complex_weight: float = 0.0
+    complex_windows: tuple[int, ...] = (2048, 512, 128)
     kl_weight: float = 1e-4
     adv_weight: float = 0.1
     feat_weight: float = 2.0
@@ -337,6 +359,24 @@ def _small() -> Jen1Config:
     return Jen1Config(name="small")
 
 
+def _small_v2() -> Jen1Config:
+    """``small`` with the STFT autoencoder (64 channels at 50 Hz): the next default's recipe."""
+    return Jen1Config(
+        name="small-v2",
+        autoencoder=AutoencoderConfig(
+            arch="stft", latent_dim=64, strides=(2,), stft_hop=480, n_fft=1920, stft_dim=512,
+            stft_mlp_ratio=3.0, stft_blocks=(4, 4),
+        ),
+        ae_loss=AutoencoderLossConfig(
+            complex_weight=1.0, disc_channels=32, disc_start_step=30_000, feat_start_step=30_000
+        ),
+        train_autoencoder=TrainConfig(
+            batch_size=12, segment_seconds=1.0, lr=5e-4, betas=(0.8, 0.99), warmup_steps=500,
+            max_steps=100_000, ckpt_every=250, keep_last=3, log_every=25,
+        ),
+    )
+
+
 def _paper() -> Jen1Config:
     """JEN-1 as the paper specifies (hop 320, 128-d latent, FLAN-T5, ~700M U-Net, DDIM 200)."""
     return Jen1Config(
@@ -376,7 +416,7 @@ def _paper() -> Jen1Config:
     )
 
 
-PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
+PRESETS = {"tiny": _tiny, "small": _small, "small-v2": _small_v2, "paper": _paper}
 
 
 def parse_override(config: Jen1Config, assignment: str) -> Jen1Config:

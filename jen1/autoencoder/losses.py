@@ -225,7 +225,7 @@ def reconstruction_losses(
             le = _log_mel(mag_e, sample_rate, loss_cfg.mel_bins)
             mel = mel + (lr - le).abs().mean()
     l1 = (wav - recon).abs().mean()
-    out = {
+    out: dict[str, Tensor] = {
         "stft": loss_cfg.stft_weight * stft / len(loss_cfg.stft_windows),
         "mel": loss_cfg.mel_weight * mel / len(mel_set),
         "l1": loss_cfg.l1_weight * l1,
@@ -235,7 +235,33 @@ def reconstruction_losses(
         ms = mrstft_distance(to_mid_side(wav), to_mid_side(recon), loss_cfg.stft_windows).mean()
         out["mid_side"] = loss_cfg.mid_side_weight * ms
         out["recon"] = out["recon"] + out["mid_side"]
+    if loss_cfg.complex_weight > 0:
+        cplx = sum(complex_stft_distance(wav, recon, n) for n in loss_cfg.complex_windows)
+        out["complex"] = loss_cfg.complex_weight * cplx.mean() / len(loss_cfg.complex_windows)
+        out["recon"] = out["recon"] + out["complex"]
     return out
+
+
+def _compressed_stft(wav: Tensor, n_fft: int) -> Tensor:
+    """(B, A, L) -> (B, A, F, N) complex STFT with magnitudes raised to 0.3 (phase kept)."""
+    b = wav.shape[0]
+    x = rearrange(wav, "b c l -> (b c) l")
+    spec = torch.stft(
+        x, n_fft, hop_length=n_fft // 4, window=_hann(n_fft).to(x.device), center=True,
+        return_complex=True,
+    )
+    spec = spec * spec.abs().clamp_min(1e-7).pow(-0.7)
+    return rearrange(spec, "(b c) f n -> b c f n", b=b)
+
+
+@_fp32
+def complex_stft_distance(ref: Tensor, est: Tensor, n_fft: int = 1024) -> Tensor:
+    """Mean |C(ref) - C(est)| of compressed complex spectra (magnitude^0.3, same phase).
+
+    Unlike magnitude distances it grows when the phase is wrong. (B, A, L) x2 -> (B,).
+    """
+    d = _compressed_stft(ref, n_fft) - _compressed_stft(est, n_fft)
+    return d.abs().mean(dim=(1, 2, 3))
 
 
 def to_mid_side(wav: Tensor) -> Tensor:

@@ -125,11 +125,19 @@ class AudioAutoencoder(nn.Module):
 
     def __init__(self, cfg: AutoencoderConfig) -> None:
         super().__init__()
-        if len(cfg.encoder_mults) != len(cfg.strides) or len(cfg.decoder_mults) != len(cfg.strides):
+        if cfg.arch == "conv" and (
+            len(cfg.encoder_mults) != len(cfg.strides) or len(cfg.decoder_mults) != len(cfg.strides)
+        ):
             raise ValueError("encoder_mults and decoder_mults need one entry per stride")
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg)
+        if cfg.arch == "stft":
+            from jen1.autoencoder.stft_codec import StftDecoder, StftEncoder
+
+            self.encoder: nn.Module = StftEncoder(cfg)
+            self.decoder: nn.Module = StftDecoder(cfg)
+        else:
+            self.encoder = Encoder(cfg)
+            self.decoder = Decoder(cfg)
         self.normalizer = LatentNormalizer(cfg.latent_dim)
 
     # --- properties ------------------------------------------------------------------------

@@ -1,0 +1,191 @@
+"""STFT-domain encoder and decoder (``AutoencoderConfig.arch == "stft"``).
+
+The decoder follows Vocos (Siuzdak 2023, arXiv 2306.00814): ConvNeXt blocks at a low frame rate
+predict a complex STFT (log-magnitude and phase) that an inverse STFT turns into the waveform,
+instead of transposed convolutions up to the sample rate. The encoder mirrors it: the complex STFT
+of each channel (power-law compressed magnitude, real and imaginary parts, so phase and the
+left/right relation are in the input) goes through ConvNeXt blocks to the latent rate.
+
+Rates: STFT frames every ``stft_hop`` samples (window ``n_fft``, Hann); ``strides`` go from the
+frame rate to the latent rate (strided conv in, transposed conv out), so
+``hop = stft_hop * prod(strides)``. Blocks: ``stft_blocks[0]`` at the latent rate, ``[1]`` at the
+frame rate, on each side. Convolutions are non-causal with zero padding, as in the waveform model,
+so chunked coding with context margins matches one-shot coding inside the margins.
+
+Shapes: wav (B, A, L) with A audio channels and L a multiple of hop; frames N = L / stft_hop;
+latent (B, C, T) with T = L / hop.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from jen1.config import AutoencoderConfig
+
+_MAG_COMPRESS = 0.3  # |X|^0.3: the dynamic range of music spectra in a range a network likes
+_LOG_MAG_MAX = math.log(1e2)  # Vocos clips exp(log-magnitude) at 100
+
+
+@functools.lru_cache(maxsize=8)
+def _window(n_fft: int) -> Tensor:
+    return torch.hann_window(n_fft)
+
+
+def stft_same(wav: Tensor, n_fft: int, hop: int) -> Tensor:
+    """Complex STFT with "same" padding: exactly L / hop frames.
+
+    Args:
+        wav: (B, L) float, L a multiple of ``hop``.
+
+    Returns:
+        (B, F, N) complex64, F = n_fft // 2 + 1, N = L / hop.
+    """
+    pad = (n_fft - hop) // 2
+    x = F.pad(wav.float(), (pad, pad))
+    return torch.stft(
+        x, n_fft, hop_length=hop, window=_window(n_fft).to(x.device), center=False,
+        return_complex=True,
+    )
+
+
+def istft_same(spec: Tensor, n_fft: int, hop: int) -> Tensor:
+    """Inverse of :func:`stft_same` by windowed overlap-add (Vocos' "same" padding).
+
+    Args:
+        spec: (B, F, N) complex.
+
+    Returns:
+        (B, N * hop) float32.
+    """
+    pad = (n_fft - hop) // 2
+    n = spec.shape[-1]
+    win = _window(n_fft).to(spec.device)
+    frames = torch.fft.irfft(spec, n_fft, dim=1, norm="backward") * win[None, :, None]
+    size = (n - 1) * hop + n_fft
+    y = F.fold(frames, output_size=(1, size), kernel_size=(1, n_fft), stride=(1, hop))
+    env = F.fold(
+        win.square()[None, :, None].expand(1, n_fft, n), output_size=(1, size),
+        kernel_size=(1, n_fft), stride=(1, hop),
+    )
+    y, env = y[:, 0, 0, pad : size - pad], env[:, 0, 0, pad : size - pad]
+    return y / env.clamp_min(1e-11)
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv (k=7) -> LayerNorm -> Linear -> GELU -> Linear, scaled, plus the input."""
+
+    def __init__(self, dim: int, hidden: int, layer_scale: float) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pw1 = nn.Linear(dim, hidden)
+        self.pw2 = nn.Linear(hidden, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, D, T) -> (B, D, T)."""
+        h = rearrange(self.dwconv(x), "b d t -> b t d")
+        h = self.pw2(F.gelu(self.pw1(self.norm(h)))) * self.gamma
+        return x + rearrange(h, "b t d -> b d t")
+
+
+def _blocks(cfg: AutoencoderConfig, n: int) -> nn.Sequential:
+    hidden = round(cfg.stft_dim * cfg.stft_mlp_ratio)
+    scale = 1.0 / max(1, sum(cfg.stft_blocks))
+    return nn.Sequential(*(ConvNeXtBlock(cfg.stft_dim, hidden, scale) for _ in range(n)))
+
+
+class _ChannelNorm(nn.Module):
+    """LayerNorm over channels of a (B, D, T) tensor."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return rearrange(self.norm(rearrange(x, "b d t -> b t d")), "b t d -> b d t")
+
+
+def num_bins(cfg: AutoencoderConfig) -> int:
+    return cfg.n_fft // 2 + 1
+
+
+class StftEncoder(nn.Module):
+    """(B, A, L) -> (B, 2C, L / hop): posterior mean and log-variance stacked on channels."""
+
+    def __init__(self, cfg: AutoencoderConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.stft_dim
+        self.proj = nn.Conv1d(2 * cfg.audio_channels * num_bins(cfg), d, 1)
+        self.frame_blocks = _blocks(cfg, cfg.stft_blocks[1])
+        down: list[nn.Module] = []
+        for s in cfg.strides:
+            down += [_ChannelNorm(d), nn.Conv1d(d, d, 2 * s, stride=s, padding=(s + 1) // 2)]
+        self.down = nn.Sequential(*down)
+        self.latent_blocks = _blocks(cfg, cfg.stft_blocks[0])
+        self.out = nn.Sequential(_ChannelNorm(d), nn.Conv1d(d, 2 * cfg.latent_dim, 1))
+
+    def features(self, wav: Tensor) -> Tensor:
+        """(B, A, L) -> (B, 2 A F, N): compressed complex spectra, real and imaginary parts."""
+        b = wav.shape[0]
+        spec = stft_same(rearrange(wav, "b a l -> (b a) l"), self.cfg.n_fft, self.cfg.stft_hop)
+        spec = spec * spec.abs().clamp_min(1e-7).pow(_MAG_COMPRESS - 1)
+        x = torch.cat([spec.real, spec.imag], dim=1)  # (B A, 2F, N)
+        return rearrange(x, "(b a) f n -> b (a f) n", b=b)
+
+    def forward(self, wav: Tensor) -> Tensor:
+        """(B, A, L), L a multiple of hop -> (B, 2C, L / hop)."""
+        x = self.features(wav).to(self.proj.weight.dtype)
+        x = self.frame_blocks(self.proj(x))
+        return self.out(self.latent_blocks(self.down(x)))
+
+
+class StftDecoder(nn.Module):
+    """(B, C, T) -> (B, A, T * hop) through a predicted complex STFT and its inverse."""
+
+    def __init__(self, cfg: AutoencoderConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.stft_dim
+        self.embed = nn.Conv1d(cfg.latent_dim, d, 7, padding=3)
+        self.latent_blocks = _blocks(cfg, cfg.stft_blocks[0])
+        up: list[nn.Module] = []
+        for s in reversed(cfg.strides):
+            up += [
+                _ChannelNorm(d),
+                nn.ConvTranspose1d(
+                    d, d, 2 * s, stride=s, padding=(s + 1) // 2, output_padding=s % 2
+                ),
+            ]
+        self.up = nn.Sequential(*up)
+        self.frame_blocks = _blocks(cfg, cfg.stft_blocks[1])
+        self.norm = _ChannelNorm(d)
+        self.head = nn.Conv1d(d, 2 * cfg.audio_channels * num_bins(cfg), 1)
+        # start quiet: exp(-5) per bin, so the first steps learn what sounds rather than
+        # silencing a loud noise floor
+        with torch.no_grad():
+            self.head.bias.view(cfg.audio_channels, 2, -1)[:, 0].fill_(-5.0)
+
+    def spectrum(self, z: Tensor) -> Tensor:
+        """(B, C, T) -> (B A, F, N) complex64 spectrum, N = T * prod(strides)."""
+        x = self.frame_blocks(self.up(self.latent_blocks(self.embed(z))))
+        h = self.head(self.norm(x)).float()  # (B, 2 A F, N)
+        h = rearrange(h, "b (a two f) n -> (b a) two f n", a=self.cfg.audio_channels, two=2)
+        mag = h[:, 0].clamp(max=_LOG_MAG_MAX).exp()
+        phase = h[:, 1]
+        return torch.polar(mag, phase)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """(B, C, T) -> (B, A, T * hop) float32, clipped to [-1, 1]."""
+        b = z.shape[0]
+        spec = self.spectrum(z)
+        with torch.autocast(z.device.type, enabled=False):
+            wav = istft_same(spec, self.cfg.n_fft, self.cfg.stft_hop)
+        return rearrange(wav, "(b a) l -> b a l", b=b).clamp(-1.0, 1.0)
