@@ -175,7 +175,8 @@ class TrainConfig:
     lr_decay: str = "cosine"  # "cosine" | "constant"
     min_lr_ratio: float = 0.1
     ema_decay: float = 0.999
-    precision: str = "bf16-mixed"  # "bf16-mixed" | "32-true"
+    # "auto" (bf16-mixed where the device has native bf16, else 32-true) | "bf16-mixed" | "32-true"
+    precision: str = "auto"
     accumulate: int = 1
     ckpt_every: int = 500
     keep_last: int = 3

@@ -45,7 +45,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", default="1", help="processes per node (DDP when > 1)")
     p.add_argument("--num-nodes", type=int, default=1)
     p.add_argument("--strategy", default="auto", help="auto | ddp | ...")
-    p.add_argument("--precision", default=None, help="bf16-mixed | 32-true (default: config)")
+    p.add_argument(
+        "--precision",
+        default=None,
+        help="auto | bf16-mixed | 32-true (default: the config's; auto: bf16 where native)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument(
         "--compile",

@@ -198,7 +198,7 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     tc = stage.train_cfg
     max_steps = opts.max_steps if opts.max_steps is not None else tc.max_steps
     run_dir = Path(opts.run_dir)
-    precision = opts.precision or tc.precision
+    precision = resolve_train_precision(opts.precision or tc.precision, opts.accelerator)
     loggers = make_loggers(run_dir)
     fabric = Fabric(
         accelerator=opts.accelerator,
@@ -384,6 +384,19 @@ def _save(
             old.unlink(missing_ok=True)
     fabric.barrier()
     return path
+
+
+def resolve_train_precision(precision: str, accelerator: str) -> str:
+    """``auto`` -> ``bf16-mixed`` where the device computes bf16 natively, else ``32-true``
+    (emulated bf16 on a CPU without AVX-512 BF16 / AMX is several times slower than float32)."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    from jen1.precision import native_bf16
+
+    cuda = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    return "bf16-mixed" if native_bf16("cuda" if cuda else "cpu") else "32-true"
 
 
 def steps_per_epoch(n_items: int, global_batch: int) -> int:
