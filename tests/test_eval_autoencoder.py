@@ -1,6 +1,7 @@
 """jen1 eval autoencoder / reconstruct on a tiny random model (metrics, JSON, PNG)."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -52,4 +53,61 @@ def test_eval_autoencoder_cli(tiny_model_dir, tmp_path):
     assert "SI-SDR" in r.stdout and "mid" in r.stdout
     res = json.loads(out.read_text())
     assert res["clips"] == 2 and "si_sdr/side" in res["mean"]
+    if shutil.which("ffmpeg"):  # the Opus reference rows, on the same clips
+        assert set(res["rows"]) == {"model", "opus 6", "opus 12", "opus 24"}
+        assert "opus 12" in r.stdout and "splice dip" in r.stdout
+        assert res["rows"]["opus 24"]["mel/stereo"] < res["rows"]["opus 6"]["mel/stereo"]
     assert (tmp_path / "res.png").stat().st_size > 1000
+
+
+def test_width_hf_and_splice_metrics_react():
+    from jen1.eval.autoencoder import hf_energy_ratio, lr_correlation, splice_dip_db
+
+    rng = np.random.default_rng(2)
+    wide = torch.from_numpy(rng.standard_normal((1, 2, 48000)).astype(np.float32)) * 0.1
+    mono = wide[:, :1].repeat(1, 2, 1)
+    assert abs(lr_correlation(wide)) < 0.05 and lr_correlation(mono) > 0.999
+    m = clip_metrics(wide, mono)
+    assert m["width_error"] > 0.9 and clip_metrics(wide, wide)["width_error"] < 1e-9
+    # a 4 kHz low-pass keeps almost nothing above 8 kHz
+    spec = torch.fft.rfft(wide, dim=-1)
+    spec[..., 4000:] = 0
+    low = torch.fft.irfft(spec, n=48000, dim=-1)
+    assert hf_energy_ratio(wide, low) < 0.01 and abs(hf_energy_ratio(wide, wide) - 1) < 1e-9
+    # in phase: no dip; unrelated phase (other noise, same level): the powers add, ~1.8 dB
+    other = torch.from_numpy(rng.standard_normal((1, 2, 48000)).astype(np.float32)) * 0.1
+    assert abs(splice_dip_db(wide, wide)) < 1e-9
+    assert 1.2 < splice_dip_db(wide, other) < 2.5
+
+
+def test_opus_rows_and_ffmpeg_errors(monkeypatch, tmp_path):
+    import shutil
+
+    import pytest
+
+    from jen1.errors import Jen1Error
+    from jen1.eval import opus
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs ffmpeg (scripts/install.sh installs it)")
+    t = np.arange(48000) / 48000
+    wav = (0.3 * np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 550 * t)])).astype(
+        np.float32
+    )
+    lo, hi = opus.opus_roundtrip(wav, 6), opus.opus_roundtrip(wav, 64)
+    assert lo.shape == hi.shape == wav.shape
+    ref = torch.from_numpy(wav)[None]
+    m_lo = clip_metrics(ref, torch.from_numpy(lo)[None])
+    m_hi = clip_metrics(ref, torch.from_numpy(hi)[None])
+    assert m_hi["mel/stereo"] < m_lo["mel/stereo"]  # more bits, closer
+    assert m_hi["si_sdr/stereo"] > 10  # aligned: no pre-skip offset
+    # a failing ffmpeg is one clear error, and a missing one says what to install
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\necho 'Unknown encoder libopus' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(opus.shutil, "which", lambda name: str(fake))
+    with pytest.raises(Jen1Error, match="ffmpeg could not encode Opus.*Unknown encoder"):
+        opus.opus_roundtrip(wav, 12)
+    monkeypatch.setattr(opus.shutil, "which", lambda name: None)
+    with pytest.raises(Jen1Error, match="apt-get install ffmpeg"):
+        opus.opus_roundtrip(wav, 12)

@@ -31,6 +31,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument(
         "--png", type=Path, default=None, help="spectrogram comparison (default: beside --json)"
     )
+    a.add_argument(
+        "--opus",
+        type=float,
+        nargs="*",
+        default=[6.0, 12.0, 24.0],
+        metavar="KBPS",
+        help="Opus reference rows at these bitrates, same clips (ffmpeg); --opus alone: none",
+    )
     a.set_defaults(func=run_autoencoder)
     _add_generation(which, fmt)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -63,6 +71,7 @@ def run_autoencoder(args: argparse.Namespace) -> int:
         _files(args.data, args.split, args.n),
         seconds=args.seconds,
         png=png,
+        opus=tuple(args.opus),
     )
     print(format_table(result))
     if args.json:

@@ -1,5 +1,7 @@
 """Reconstruction quality of an autoencoder: SI-SDR, multi-resolution STFT and mel distances,
-per channel (left, right) and mid/side, on held-out clips; a spectrogram comparison plot."""
+per channel (left, right) and mid/side, on held-out clips; stereo width error, energy kept above
+8 kHz and the level dip of a crossfade between input and reconstruction; Opus reference rows
+measured on the same clips; a spectrogram comparison plot."""
 
 from __future__ import annotations
 
@@ -24,9 +26,62 @@ def _views(wav: torch.Tensor) -> dict[str, torch.Tensor]:
     return {k: v.repeat(1, 2, 1) for k, v in zip(VIEWS, (left, right, mid, side))}
 
 
+HF_CUTOFF_HZ = 8000.0
+SPLICE_FADE_SECONDS = 0.05  # the pipeline's default splice crossfade
+
+
+def lr_correlation(wav: torch.Tensor) -> float:
+    """Pearson correlation of left and right of (1, 2, L) or (2, L): 1 mono, ~0 wide."""
+    x = wav.reshape(2, -1).double()
+    x = x - x.mean(dim=1, keepdim=True)
+    den = float(x.pow(2).sum(dim=1).prod().sqrt())
+    return float((x[0] * x[1]).sum()) / den if den > 0 else 1.0
+
+
+def hf_energy_ratio(ref: torch.Tensor, est: torch.Tensor, cutoff: float = HF_CUTOFF_HZ) -> float:
+    """Energy of ``est`` above ``cutoff`` Hz over that of ``ref`` (1 = kept; both channels)."""
+
+    def energy(w: torch.Tensor) -> float:
+        spec = torch.fft.rfft(w.reshape(2, -1).double(), dim=-1)
+        freqs = torch.fft.rfftfreq(spec.shape[-1] * 2 - 2, 1 / 48000)
+        return float(spec[:, freqs[: spec.shape[-1]] >= cutoff].abs().pow(2).sum())
+
+    e_ref = energy(ref)
+    return energy(est) / e_ref if e_ref > 0 else float("nan")
+
+
+def splice_dip_db(
+    ref: torch.Tensor, est: torch.Tensor, fade_seconds: float = SPLICE_FADE_SECONDS,
+    every_seconds: float = 0.5,
+) -> float:
+    """Median level dip (dB) of crossfades from the input into its reconstruction.
+
+    At splice points every ``every_seconds``, ``ref`` fades linearly into ``est`` over
+    ``fade_seconds``; the dip is ``20 log10(rms(ref) / rms(crossfade))`` over the fade. A
+    reconstruction in phase with its input gives 0 dB; one with unrelated phase about 2 dB
+    (the two halves add as powers, not amplitudes).
+    """
+    r, e = ref.reshape(2, -1).double(), est.reshape(2, -1).double()
+    n = round(fade_seconds * 48000)
+    w = torch.linspace(0, 1, n, dtype=torch.float64)
+    dips = []
+    for a in range(n, r.shape[-1] - 2 * n, round(every_seconds * 48000)):
+        seg_r, seg_e = r[:, a : a + n], e[:, a : a + n]
+        rms_ref = float(seg_r.pow(2).mean().sqrt())
+        if rms_ref < 1e-4:  # silence: no level to lose
+            continue
+        rms_x = float((seg_r * (1 - w) + seg_e * w).pow(2).mean().sqrt())
+        dips.append(20 * np.log10(rms_ref / max(rms_x, 1e-9)))
+    return float(np.median(dips)) if dips else float("nan")
+
+
 @torch.inference_mode()
-def reconstruct(ae: torch.nn.Module, wav: torch.Tensor, bf16: bool = True) -> torch.Tensor:
-    """Encode then decode (B, 2, L) in chunks -> (B, 2, L)."""
+def reconstruct(ae: torch.nn.Module, wav: torch.Tensor, bf16: bool | None = None) -> torch.Tensor:
+    """Encode then decode (B, 2, L) in chunks -> (B, 2, L); bf16 by default where native."""
+    if bf16 is None:
+        from jen1.precision import resolve_bf16
+
+        bf16 = resolve_bf16("auto", wav.device)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         z = ae.encode_chunked(wav)
         out = ae.decode_chunked(z, length=wav.shape[-1])
@@ -48,7 +103,15 @@ def clip_metrics(ref: torch.Tensor, est: torch.Tensor) -> dict[str, float]:
     out["si_sdr/stereo"] = float(si_sdr(ref, est)[0])
     out["mrstft/stereo"] = float(mrstft_distance(ref, est)[0])
     out["mel/stereo"] = float(mel_distance(ref, est)[0])
+    out["width_error"] = abs(lr_correlation(est) - lr_correlation(ref))
+    out["hf_ratio"] = hf_energy_ratio(ref, est)
+    out["splice_dip_db"] = splice_dip_db(ref, est)
     return out
+
+
+def _mean(clips: list[dict[str, Any]]) -> dict[str, float]:
+    keys = [k for k in clips[0] if k != "file"]
+    return {k: float(np.nanmean([c[k] for c in clips if k in c])) for k in keys}
 
 
 def evaluate_autoencoder(
@@ -58,17 +121,27 @@ def evaluate_autoencoder(
     seconds: float | None = 10.0,
     png: Path | None = None,
     progress: bool = True,
+    opus: tuple[float, ...] = (),
 ) -> dict[str, Any]:
-    """Mean metrics over ``files`` (each cropped to ``seconds``) and speed; optional PNG."""
+    """Mean metrics over ``files`` (each cropped to ``seconds``) and speed; optional PNG.
+
+    ``opus``: bitrates (kbit/s) of Opus reference rows, measured on the same clips (ffmpeg).
+    The result's ``rows`` holds the mean metrics of ``"model"`` and of each ``"opus N"``;
+    ``mean`` is the model's row.
+    """
     from tqdm import tqdm
 
     from jen1.audio import load_audio
     from jen1.data.latents import load_autoencoder
+    from jen1.eval.opus import _ffmpeg, opus_roundtrip
 
     if not files:
         raise Jen1Error("no audio files to evaluate")
+    if opus:
+        _ffmpeg()  # refuse before the model loads
     cfg, ae = load_autoencoder(model_dir)
-    per_clip = []
+    per_clip: list[dict[str, Any]] = []
+    refs: dict[str, list[dict[str, Any]]] = {f"opus {k:g}": [] for k in opus}
     audio_s, wall = 0.0, 0.0
     first = None
     for f in tqdm(files, desc="eval autoencoder", unit="clip", disable=not progress):
@@ -83,16 +156,19 @@ def evaluate_autoencoder(
         m = clip_metrics(wav, est)
         m["file"] = str(f)
         per_clip.append(m)
+        for k in opus:
+            ref_est = torch.from_numpy(opus_roundtrip(wav[0].numpy(), k))[None]
+            refs[f"opus {k:g}"].append(clip_metrics(wav, ref_est))
         if first is None:
             first = (wav[0], est[0], str(f))
-    keys = [k for k in per_clip[0] if k != "file"]
-    mean = {k: float(np.mean([c[k] for c in per_clip if k in c])) for k in keys}
+    rows = {"model": _mean(per_clip), **{name: _mean(c) for name, c in refs.items()}}
     result = {
         "model": str(model_dir),
         "clips": len(per_clip),
         "audio_seconds": audio_s,
         "x_realtime_encode_decode": audio_s / max(wall, 1e-9),
-        "mean": mean,
+        "mean": rows["model"],
+        "rows": rows,
         "per_clip": per_clip,
     }
     if png is not None and first is not None:
@@ -130,6 +206,16 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{v:<8} {mean[f'si_sdr/{v}']:9.2f} {mean[f'mrstft/{v}']:9.3f} "
                 f"{mean[f'mel/{v}']:9.3f}"
             )
+    rows.append("")
+    rows.append(
+        "row          mel L1  MR-STFT  SI-SDR dB  width err  HF>8k ratio  splice dip dB"
+    )
+    for name, m in result.get("rows", {"model": mean}).items():
+        rows.append(
+            f"{name:<12} {m['mel/stereo']:6.3f} {m['mrstft/stereo']:8.3f} "
+            f"{m['si_sdr/stereo']:10.2f} {m['width_error']:10.3f} {m['hf_ratio']:12.2f} "
+            f"{m['splice_dip_db']:14.2f}"
+        )
     rows.append(
         f"clips {result['clips']}, {result['audio_seconds']:.0f} s of audio, encode+decode "
         f"{result['x_realtime_encode_decode']:.1f}x real time"
