@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  pkgs="fluid-soundfont-gm timgm6mb-soundfont chromium chromium-driver ffmpeg"
+  pkgs="fluid-soundfont-gm timgm6mb-soundfont avldrums.lv2-soundfont chromium chromium-driver ffmpeg"
   if ! dpkg -s $pkgs >/dev/null 2>&1; then
     apt-get install -y --no-install-recommends $pkgs >/dev/null 2>&1 \
       || { apt-get update >/dev/null && apt-get install -y --no-install-recommends $pkgs >/dev/null; }

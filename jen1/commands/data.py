@@ -46,6 +46,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="share of clips from real music21 compositions (0 disables)",
     )
     s.add_argument(
+        "--drum-kit",
+        type=Path,
+        action="append",
+        default=None,
+        metavar="SF2",
+        help="a drum-kit SoundFont to draw from per clip, beside the GM font's own (repeat it; "
+        "real kits: /usr/share/sounds/sf2/{Black_Pearl,Red_Zeppelin}_4_LV2.sf2)",
+    )
+    s.add_argument(
+        "--vary-mix",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="random stereo width and spectral tilt per clip",
+    )
+    s.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
     )
     s.set_defaults(func=run_synth)
@@ -111,6 +126,8 @@ def run_synth(args: argparse.Namespace) -> int:
         soundfont=args.soundfont,
         progress=args.progress,
         music21_share=args.music21_share,
+        drum_kits=tuple(args.drum_kit or ()),
+        vary=args.vary_mix,
     )
     splits = ", ".join(f"{k} {v}" for k, v in s.splits.items())
     print(

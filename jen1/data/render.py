@@ -19,6 +19,12 @@ from jen1.audio import SAMPLE_RATE
 from jen1.errors import Jen1Error
 
 DEFAULT_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+# Real multi-sampled acoustic kits (Debian's avldrums.lv2-soundfont, CC-BY-SA-3.0): one preset
+# each at bank 0 / program 0 with the GM drum-note map.
+AVL_DRUM_KITS = (
+    Path("/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2"),
+    Path("/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2"),
+)
 PEAK_DBFS = -1.0  # no render peaks above this
 PREROLL_SECONDS = 1.5  # rendered before a window and dropped: ringing notes and reverb tails
 
@@ -120,20 +126,27 @@ class SoundFontRenderer:
 
     Loading FluidR3_GM takes ~0.7 s, so one renderer is reused; every render starts from a
     silent, reset synth, so the output depends only on the MIDI (not on earlier renders).
+    ``drum_kits``: extra SoundFonts holding one drum kit each (bank 0, program 0); a render
+    can play channel 10 from one of them instead of the GM font's kit.
     """
 
-    def __init__(self, soundfont: Path, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(
+        self, soundfont: Path, sample_rate: int = SAMPLE_RATE, drum_kits: tuple[Path, ...] = ()
+    ) -> None:
         import tinysoundfont
 
-        soundfont = Path(soundfont)
-        if not soundfont.is_file():
-            raise Jen1Error(f"soundfont not found: {soundfont}")
         self.sample_rate = sample_rate
         self.synth = tinysoundfont.Synth(samplerate=sample_rate)
+        self._load(Path(soundfont))  # first loaded: every channel starts on it
+        self.kit_ids = [self._load(Path(k)) for k in drum_kits]
+
+    def _load(self, path: Path) -> int:
+        if not path.is_file():
+            raise Jen1Error(f"soundfont not found: {path}")
         try:
-            self.synth.sfload(str(soundfont))
+            return self.synth.sfload(str(path))
         except Exception as e:  # noqa: BLE001 - tinysoundfont raises several types
-            raise Jen1Error(f"cannot load soundfont {soundfont}: {e}") from None
+            raise Jen1Error(f"cannot load soundfont {path}: {e}") from None
 
     def _reset(self) -> None:
         # SoundFont.reset() releases voices quickly but not at once: run them out before a render
@@ -144,14 +157,22 @@ class SoundFontRenderer:
             if not np.any(np.frombuffer(self.synth.generate_simple(2400), dtype=np.float32)):
                 break
 
-    def render(self, midi: bytes, num_samples: int) -> np.ndarray:
-        """(2, num_samples) float32 render of a standard MIDI file."""
+    def render(self, midi: bytes, num_samples: int, kit: int | None = None) -> np.ndarray:
+        """(2, num_samples) float32 render of a standard MIDI file; ``kit`` indexes
+        ``drum_kits`` (None: the GM font's own kit)."""
         import tinysoundfont
         from tinysoundfont.midi import load_memory
 
         self._reset()
         seq = tinysoundfont.Sequencer(self.synth)
         seq.add(load_memory(midi, persistent=False))  # persistent events cost O(n^2) here
+        if self.kit_ids:
+            # channel 10 plays from the font it is assigned to, also through the MIDI's
+            # program changes; set at every render, since the synth is reused
+            if kit is None:
+                self.synth.program_select(9, 0, 128, 0, True)
+            else:
+                self.synth.program_select(9, self.kit_ids[kit], 0, 0, True)
         buf = self.synth.generate(num_samples)
         self.synth.callback = None
         inter = np.frombuffer(buf, dtype=np.float32)[: 2 * num_samples]
@@ -159,9 +180,9 @@ class SoundFontRenderer:
 
 
 @functools.lru_cache(maxsize=2)
-def get_renderer(soundfont: str) -> SoundFontRenderer:
+def get_renderer(soundfont: str, drum_kits: tuple[str, ...] = ()) -> SoundFontRenderer:
     """One renderer per soundfont per process (worker processes each load their own)."""
-    return SoundFontRenderer(Path(soundfont))
+    return SoundFontRenderer(Path(soundfont), drum_kits=tuple(map(Path, drum_kits)))
 
 
 _REVERB_DECIMATION = 4  # the tail is computed at 12 kHz: 4x cheaper, and darker like a real hall
@@ -223,6 +244,25 @@ def add_reverb(wav: np.ndarray, wet: float, rt60: float, rng: np.random.Generato
     return ((1 - wet) * wav + wet * tail * (dry_rms / tail_rms)).astype(np.float32)
 
 
+def vary_mix(wav: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, float]]:
+    """A random master-bus treatment of (2, L) audio: stereo width and spectral tilt.
+
+    Width scales the side signal by 0.5-1.5; tilt mixes in a one-pole low-pass at 3 kHz
+    (darker, up to -40%) or its complement (brighter, up to +40%). Returns the audio and the
+    values drawn, for the clip's attributes.
+    """
+    from scipy.signal import lfilter
+
+    width = float(rng.uniform(0.5, 1.5))
+    tilt = float(rng.uniform(-0.4, 0.4))
+    mid, side = (wav[0] + wav[1]) / 2, (wav[0] - wav[1]) / 2 * width
+    x = np.stack([mid + side, mid - side])
+    a = np.exp(-2 * np.pi * 3000.0 / SAMPLE_RATE)
+    low = lfilter([1 - a], [1, -a], x, axis=-1)
+    x = x + tilt * (x - low) if tilt > 0 else x + (-tilt) * (low - x)
+    return x.astype(np.float32), {"width": round(width, 3), "tilt": round(tilt, 3)}
+
+
 def normalise_loudness(
     wav: np.ndarray, target_rms_db: float, peak_db: float = PEAK_DBFS
 ) -> np.ndarray:
@@ -243,17 +283,19 @@ def render_window(
     renderer: SoundFontRenderer,
     rng: np.random.Generator,
     target_rms_db: float,
+    kit: int | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Render ``seconds`` of ``arr`` from ``start`` (s): (2, L) float32, L = round(seconds * 48k).
 
-    Returns the audio and the names of the parts audible in the window.
+    ``kit`` selects one of the renderer's drum kits (None: the GM font's). Returns the audio
+    and the names of the parts audible in the window.
     """
     sr = renderer.sample_rate
     t0 = max(0.0, start - PREROLL_SECONDS)
     pre = round((start - t0) * sr)
     num = round(seconds * sr)
     midi, audible = window_to_midi(arr, start, seconds)
-    wav = renderer.render(midi, pre + num)
+    wav = renderer.render(midi, pre + num, kit=kit)
     wav = add_reverb(wav, arr.reverb_wet, arr.reverb_seconds, rng)
     wav = wav[:, pre : pre + num]
     return normalise_loudness(wav, target_rms_db), audible

@@ -26,7 +26,13 @@ from jen1.audio import SAMPLE_RATE, save_audio
 from jen1.data.captions import make_caption
 from jen1.data.composer import compose, orchestrate
 from jen1.data.metadata import METADATA, read_metadata, split_for, write_metadata
-from jen1.data.render import DEFAULT_SOUNDFONT, get_renderer, render_window
+from jen1.data.render import (
+    DEFAULT_SOUNDFONT,
+    get_renderer,
+    normalise_loudness,
+    render_window,
+    vary_mix,
+)
 from jen1.data.theory import key_name
 from jen1.errors import Jen1Error
 
@@ -122,10 +128,19 @@ def clip_path(index: int) -> str:
 
 
 def _fingerprint(
-    seed: int, index: int, seconds: float, soundfont: Path, music21_share: float
+    seed: int,
+    index: int,
+    seconds: float,
+    soundfont: Path,
+    music21_share: float,
+    drum_kits: tuple[Path, ...] = (),
+    vary: bool = False,
 ) -> str:
     sf_id = f"{soundfont.name}:{soundfont.stat().st_size}"
-    text = json.dumps([SYNTH_VERSION, seed, index, seconds, sf_id, music21_share])
+    fields: list[Any] = [SYNTH_VERSION, seed, index, seconds, sf_id, music21_share]
+    if drum_kits or vary:  # absent from older corpora's fingerprints, which stay valid
+        fields += [[f"{k.name}:{k.stat().st_size}" for k in drum_kits], vary]
+    text = json.dumps(fields)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -138,6 +153,8 @@ class _Task:
     seconds: float
     seed: int
     fingerprints: dict[int, str]
+    drum_kits: tuple[str, ...] = ()
+    vary_mix: bool = False
 
 
 @dataclass
@@ -228,7 +245,7 @@ def _music21_clips(task: _Task, work: str, cache_dir: Path) -> list[tuple[Any, .
 def _render_task(task: _Task) -> _Result:
     """Render the requested clips of one composition (runs in a worker process)."""
     out_dir = Path(task.out_dir)
-    renderer = get_renderer(task.soundfont)
+    renderer = get_renderer(task.soundfont, task.drum_kits)
     first = task.plans[0]
     composer_id = f"composer:{task.seed}:{first.composition}"
     errors: list[str] = []
@@ -247,12 +264,24 @@ def _render_task(task: _Task) -> _Result:
         try:
             vr = np.random.default_rng([task.seed, plan.composition, plan.variant, 3])
             target = float(vr.uniform(-21.0, -14.0))  # loudness varies; peak <= -1 dBFS
-            wav, audible = render_window(arr, start, task.seconds, renderer, vr, target)
+            # the kit and the mix come from their own stream: the others stay as they were
+            mr = np.random.default_rng([task.seed, plan.composition, plan.variant, 4])
+            kit = None
+            if task.drum_kits:
+                k = int(mr.integers(len(task.drum_kits) + 1))  # 0: the GM font's own kit
+                kit = k - 1 if k else None
+            wav, audible = render_window(arr, start, task.seconds, renderer, vr, target, kit)
             if _rms_db(wav) < _SILENCE_DB and start > 0:
-                wav, audible = render_window(arr, 0.0, task.seconds, renderer, vr, target)
+                wav, audible = render_window(arr, 0.0, task.seconds, renderer, vr, target, kit)
             if _rms_db(wav) < _SILENCE_DB or not audible:
                 raise RuntimeError("rendered silence")
             attrs = dict(attrs, instruments=audible)
+            if task.drum_kits:
+                attrs["drum_kit"] = "gm" if kit is None else Path(task.drum_kits[kit]).stem
+            if task.vary_mix:
+                wav, mix = vary_mix(wav, mr)
+                wav = normalise_loudness(wav, target)
+                attrs["mix"] = mix
             caption = make_caption(
                 attrs, np.random.default_rng([task.seed, plan.composition, plan.variant, 2])
             )
@@ -315,6 +344,8 @@ def synthesize_corpus(
     soundfont: Path | None = None,
     progress: bool = True,
     music21_share: float = 0.25,
+    drum_kits: tuple[Path, ...] = (),
+    vary: bool = False,
 ) -> SynthSummary:
     """Render ``clips`` captioned clips of ``seconds`` into ``out_dir`` (see module docstring).
 
@@ -327,6 +358,11 @@ def synthesize_corpus(
         soundfont: SF2 file (default ``/usr/share/sounds/sf2/FluidR3_GM.sf2``).
         progress: show a tqdm progress bar.
         music21_share: about this share of clips come from the music21 corpus (0 disables).
+        drum_kits: drum-kit SoundFonts (e.g. :data:`jen1.data.render.AVL_DRUM_KITS`); each
+            clip plays its drums from one of them or from the GM font, drawn per clip and
+            stored as ``attributes.drum_kit``.
+        vary: a random stereo width and spectral tilt per clip (:func:`vary_mix`), stored as
+            ``attributes.mix``.
 
     Raises:
         Jen1Error: bad arguments or a missing/unloadable soundfont.
@@ -340,12 +376,18 @@ def synthesize_corpus(
             f"soundfont not found: {soundfont} "
             "(apt-get install fluid-soundfont-gm, or pass --soundfont)"
         )
+    drum_kits = tuple(Path(k) for k in drum_kits)
+    for k in drum_kits:
+        if not k.is_file():
+            raise Jen1Error(
+                f"drum kit not found: {k} (apt-get install avldrums.lv2-soundfont)"
+            )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     num_samples = round(seconds * SAMPLE_RATE)
     plan = plan_corpus(clips, seed, music21_share)
     fps = {
-        p.index: _fingerprint(seed, p.index, seconds, soundfont, music21_share)
+        p.index: _fingerprint(seed, p.index, seconds, soundfont, music21_share, drum_kits, vary)
         for g in plan
         for p in g
     }
@@ -364,6 +406,8 @@ def synthesize_corpus(
                     seconds,
                     seed,
                     {p.index: fps[p.index] for p in group},
+                    tuple(map(str, drum_kits)),
+                    vary,
                 )
             )
     if tasks:
