@@ -5,6 +5,10 @@ Each case runs in a fresh subprocess so that its peak RSS is its own. Prints a t
 
     python benchmarks/bench_autoencoder.py                 # small config, everything
     python benchmarks/bench_autoencoder.py --config tiny --quick --json /tmp/ae.json
+    python benchmarks/bench_autoencoder.py --config small small-v2 --no-train   # side by side
+
+With several configs, each codec case runs for every config in turn before the next case, so the
+rows being compared were measured minutes apart, not a whole benchmark apart.
 """
 
 from __future__ import annotations
@@ -156,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--config", default="small", help="preset name or config JSON")
+    p.add_argument(
+        "--config", nargs="+", default=["small"], help="preset names or config JSONs"
+    )
     p.add_argument("--json", type=Path, default=None, help="write results here")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reps", type=int, default=3, help="timed repetitions (best is kept)")
@@ -164,46 +170,54 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-train", action="store_true", help="skip the training-step cases")
     args = p.parse_args(argv)
 
+    configs = list(args.config)
     results: dict = {
-        "config": args.config,
+        "config": configs[0],
+        "configs": {c: _sizes(c) for c in configs},
         "threads": args.threads,
         "load_average_before": list(os.getloadavg()),
-        **_sizes(args.config),
+        **_sizes(configs[0]),
     }
-    print(
-        f"config {args.config}: encoder {results['encoder_params'] / 1e6:.2f}M, decoder "
-        f"{results['decoder_params'] / 1e6:.2f}M, discriminator "
-        f"{results['discriminator_params'] / 1e6:.3f}M params; hop {results['hop']}"
-    )
+    for c, z in results["configs"].items():
+        print(
+            f"config {c}: encoder {z['encoder_params'] / 1e6:.2f}M, decoder "
+            f"{z['decoder_params'] / 1e6:.2f}M, discriminator "
+            f"{z['discriminator_params'] / 1e6:.3f}M params; hop {z['hop']}, "
+            f"{z['latent_dim']} channels"
+        )
 
     codec = []
+    width = max(len(c) for c in configs)
     print(
-        f"{'audio':>7} {'dtype':>5} {'chunked':>7} {'enc s':>7} {'enc xRT':>8} {'enc cpu':>8} "
-        f"{'dec s':>7} {'dec xRT':>8} {'dec cpu':>8} {'peak RSS MB':>12}"
+        f"{'config':>{width}} {'audio':>7} {'dtype':>5} {'chunked':>7} {'enc s':>7} "
+        f"{'enc xRT':>8} {'enc cpu':>8} {'dec s':>7} {'dec xRT':>8} {'dec cpu':>8} "
+        f"{'peak RSS MB':>12}"
     )
     for seconds in (10.0,) if args.quick else (10.0, 60.0):
         for bf16 in (True, False):
-            r = _in_subprocess(_codec_case, args.config, seconds, bf16, args.threads, args.reps)
-            codec.append(r)
-            print(
-                f"{r['seconds']:>6.0f}s {r['dtype']:>5} {str(r['chunked']):>7} "
-                f"{r['encode_s']:>7.3f} {r['encode_xrt']:>8.1f} {r['encode_cpu_s']:>8.3f} "
-                f"{r['decode_s']:>7.3f} {r['decode_xrt']:>8.1f} {r['decode_cpu_s']:>8.3f} "
-                f"{r['peak_rss_mb']:>12.0f}",
-                flush=True,
-            )
+            for c in configs:
+                r = _in_subprocess(_codec_case, c, seconds, bf16, args.threads, args.reps)
+                r["config"] = c
+                codec.append(r)
+                print(
+                    f"{c:>{width}} {r['seconds']:>6.0f}s {r['dtype']:>5} {str(r['chunked']):>7} "
+                    f"{r['encode_s']:>7.3f} {r['encode_xrt']:>8.1f} {r['encode_cpu_s']:>8.3f} "
+                    f"{r['decode_s']:>7.3f} {r['decode_xrt']:>8.1f} {r['decode_cpu_s']:>8.3f} "
+                    f"{r['peak_rss_mb']:>12.0f}",
+                    flush=True,
+                )
     results["codec"] = codec
 
     if not args.no_train:
         train = []
         print(
-            f"\ntraining step, batch 8 x 2 s\n{'dtype':>5} {'adv':>5} {'step s':>7} "
+            f"\ntraining step ({configs[0]}), batch 8 x 2 s\n{'dtype':>5} {'adv':>5} {'step s':>7} "
             f"{'cpu s':>7} {'samples/s':>10} {'peak RSS MB':>12}"
         )
         for bf16 in (True,) if args.quick else (True, False):
             for adv in (False, True):
                 r = _in_subprocess(
-                    _train_case, args.config, 8, 2.0, bf16, adv, args.threads, max(1, args.reps - 1)
+                    _train_case, configs[0], 8, 2.0, bf16, adv, args.threads, max(1, args.reps - 1)
                 )
                 train.append(r)
                 print(

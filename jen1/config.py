@@ -365,7 +365,7 @@ def _small_v2() -> Jen1Config:
     return Jen1Config(
         name="small-v2",
         autoencoder=AutoencoderConfig(
-            arch="stft", latent_dim=64, strides=(2,), stft_hop=480, n_fft=1920, stft_dim=512,
+            arch="stft", latent_dim=64, strides=(2,), stft_hop=480, n_fft=1920, stft_dim=384,
             stft_mlp_ratio=3.0, stft_blocks=(4, 4),
         ),
         ae_loss=AutoencoderLossConfig(
