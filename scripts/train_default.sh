@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The recipe that trains the shipped default model (the `small` config) on a synthesised corpus.
+# (The next default's recipe, real music and the STFT autoencoder, is scripts/train_next.sh.)
 # Every stage checkpoints and resumes: re-run the script and it continues where it stopped.
 # Usage: bash scripts/train_default.sh [WORK_DIR] [AE_STEPS] [DIFFUSION_STEPS] [DECODER_STEPS]
 set -euo pipefail
