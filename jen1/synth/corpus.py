@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from jen1.audio import SAMPLE_RATE, save_audio
-from jen1.data.captions import make_caption
-from jen1.data.composer import compose, orchestrate
+from jen1.synth.captions import make_caption
+from jen1.synth.composer import compose, orchestrate
 from jen1.data.metadata import METADATA, read_metadata, split_for, write_metadata
-from jen1.data.render import DEFAULT_SOUNDFONT, get_renderer, render_window
-from jen1.data.theory import key_name
+from jen1.synth.render import DEFAULT_SOUNDFONT, get_renderer, render_window
+from jen1.synth.theory import key_name
 from jen1.errors import Jen1Error
 
 SYNTH_VERSION = 1  # bump when the output for a given seed changes
@@ -82,7 +82,7 @@ def plan_corpus(clips: int, seed: int, music21_share: float = 0.25) -> list[list
 
     Composer compositions give 1-3 clips, music21 works 2-4 (their parse is the slow part).
     """
-    from jen1.data.music21_source import CATEGORY_WEIGHTS, list_works
+    from jen1.synth.music21_source import CATEGORY_WEIGHTS, list_works
 
     works = list_works() if music21_share > 0 else {}
     cats = [c for c in CATEGORY_WEIGHTS if works.get(c)]
@@ -184,7 +184,7 @@ def _composer_clips(task: _Task, comp_id: str) -> list[tuple[Any, ...]]:
 
 
 def _music21_clips(task: _Task, work: str, cache_dir: Path) -> list[tuple[Any, ...]]:
-    from jen1.data.music21_source import arrange_piece, load_piece, loop_arrangement
+    from jen1.synth.music21_source import arrange_piece, load_piece, loop_arrangement
 
     piece = load_piece(work, cache_dir)
     out = []
