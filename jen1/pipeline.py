@@ -117,11 +117,9 @@ class Pipeline:
         weights, sampling 5-8%, for one more copy of the weights in memory (+45 MB resident;
         peak RSS of long runs 684-780 MB against 683-716). ``pack=False`` keeps them plain.
         """
-        from jen1.autoencoder.model import AudioAutoencoder
-        from jen1.checkpoint import load_model_dir, load_state_strict
         from jen1.conditioning.text import load_text_encoder
         from jen1.diffusion.packing import pack_for_inference
-        from jen1.diffusion.unet import UNet1D
+        from jen1.models import load_components
         from jen1.paths import default_model_dir
         from jen1.precision import native_bf16
 
@@ -132,11 +130,8 @@ class Pipeline:
                     f"the default model is not installed at {path}: reinstall jen1 from a full "
                     "checkout, or pass --model DIR (a directory made by 'jen1 export')"
                 )
-        cfg, state = load_model_dir(path, ("autoencoder", "unet"))
-        ae = AudioAutoencoder(cfg.autoencoder)
-        load_state_strict(ae, state["autoencoder"], "autoencoder")
-        unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
-        load_state_strict(unet, state["unet"], "unet")
+        cfg, mods = load_components(path, ("autoencoder", "unet"))
+        ae, unet = mods["autoencoder"], mods["unet"]
         enc = load_text_encoder(cfg.text, device=device)
         if bf16 is None:
             bf16 = native_bf16(device)

@@ -46,17 +46,6 @@ def _read_metadata(data_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def load_autoencoder(model_dir: str | Path, device: str | torch.device = "cpu"):
-    """Build the autoencoder of a model directory in eval mode -> (config, model)."""
-    from jen1.autoencoder.model import AudioAutoencoder
-    from jen1.checkpoint import load_model_dir, load_state_strict
-
-    cfg, state = load_model_dir(model_dir, ("autoencoder",))
-    ae = AudioAutoencoder(cfg.autoencoder)
-    load_state_strict(ae, state["autoencoder"], "autoencoder")
-    return cfg, ae.to(device).eval().requires_grad_(False)
-
-
 @torch.inference_mode()
 def build_latent_cache(
     data_dir: str | Path,
@@ -84,8 +73,9 @@ def build_latent_cache(
     from tqdm import tqdm
 
     from jen1.checkpoint import save_model_dir
-    from jen1.conditioning.text import load_text_encoder
     from jen1.audio import load_audio
+    from jen1.conditioning.text import load_text_encoder
+    from jen1.models import load_autoencoder
 
     data_dir = Path(data_dir)
     out = Path(out_dir) if out_dir else data_dir / "latents"

@@ -50,14 +50,14 @@ class AutoencoderStage:
     def build(self, device: torch.device) -> None:
         from jen1.autoencoder.discriminators import MultiScaleSTFTDiscriminator
         from jen1.autoencoder.losses import MultiResolutionSTFTLoss  # noqa: F401 (import check)
-        from jen1.autoencoder.model import AudioAutoencoder
+        from jen1.models import build_autoencoder, load_weights
 
-        ae = AudioAutoencoder(self.cfg.autoencoder)
+        ae = build_autoencoder(self.cfg.autoencoder)  # the run's config, the init's weights
         if self.init is not None:
-            from jen1.checkpoint import load_model_dir, load_state_strict
+            from jen1.checkpoint import load_model_dir
 
             _, state = load_model_dir(self.init, ("autoencoder",))
-            load_state_strict(ae, state["autoencoder"], "autoencoder")
+            load_weights(ae, state["autoencoder"], "autoencoder")
         ae = ae.to(device)
         trainable = list(ae.parameters())
         if self.cfg.ae_loss.freeze_encoder:
@@ -234,13 +234,12 @@ class DiffusionStage:
             shutil.copytree(self.cache.dir / "autoencoder", dst)
 
     def build(self, device: torch.device) -> None:
-        from jen1.checkpoint import load_state_strict
-        from jen1.diffusion.unet import UNet1D
+        from jen1.models import build_unet, load_weights
 
-        unet = UNet1D(self.cfg.unet, self.cfg.autoencoder.latent_dim, self.cfg.text.dim)
+        unet = build_unet(self.cfg)
         if self.init_state:
             unet_state = {k: v.float() for k, v in self.init_state["unet"].items()}
-            load_state_strict(unet, unet_state, "unet")
+            load_weights(unet, unet_state, "unet")
         unet = unet.to(device)
         self.modules = {"unet": unet}
         self.optimizers = {"unet": build_optimizer(list(unet.parameters()), self.train_cfg)}

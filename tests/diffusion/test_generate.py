@@ -13,6 +13,7 @@ from jen1.diffusion.generate import sample_latents
 from jen1.diffusion.layers import CrossAttention
 from jen1.diffusion.train_step import diffusion_train_step
 from jen1.diffusion.unet import UNet1D
+from jen1.models import build_unet
 from jen1.errors import Jen1Error
 
 
@@ -27,7 +28,7 @@ def one_thread():
 
 def _random_unet(cfg, seed=0):
     torch.manual_seed(seed)
-    unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim).eval()
+    unet = build_unet(cfg).eval()
     with torch.no_grad():
         for p in unet.parameters():
             p.add_(torch.randn_like(p) * 0.05)
