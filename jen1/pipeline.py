@@ -220,7 +220,7 @@ class Pipeline:
         drop_text: bool,
         callback: ProgressFn | None,
     ) -> torch.Tensor:
-        from jen1.diffusion.generate import sample_latents
+        from jen1.diffusion.sampling import sample_latents
 
         if drop_text:  # no prompt: sample unconditionally (the learned null text)
             neg = None
@@ -272,7 +272,7 @@ class Pipeline:
     def _settings(
         self, steps: int | None, cfg_scale: float | None, sampler: str | None
     ) -> tuple[int, float, str]:
-        from jen1.diffusion.generate import get_sampler
+        from jen1.diffusion.samplers import get_sampler
 
         s = self.cfg.sampling
         steps = s.steps if steps is None else int(steps)

@@ -179,7 +179,7 @@ def _save_stream(args: argparse.Namespace, paths: list[Path], pieces, seed: int,
 def _validate_sampler(args: argparse.Namespace) -> None:
     """Check the sampling options before any model is loaded or progress bar shown."""
     if args.sampler is not None:
-        from jen1.diffusion.generate import get_sampler
+        from jen1.diffusion.samplers import get_sampler
 
         get_sampler(args.sampler)
     if args.steps is not None and not 1 <= args.steps <= 1000:

@@ -102,7 +102,7 @@ def parse_sampling(
     negative_prompt: Any = None,
 ) -> Sampling:
     """Check the sampling settings of a request (from UI widgets or JSON) -> :class:`Sampling`."""
-    from jen1.diffusion.generate import get_sampler
+    from jen1.diffusion.samplers import get_sampler
 
     steps_i = _number(steps, "steps", integer=True)
     if steps_i is not None and not 1 <= steps_i <= 1000:

@@ -6,7 +6,7 @@ inpainting (1 outside the gaps) and continuation (1 on the prefix, ``causal=True
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -16,25 +16,10 @@ from jen1.conditioning.tasks import build_unet_input
 from jen1.config import DiffusionConfig
 from jen1.diffusion.guidance import cfg_denoiser
 from jen1.diffusion.objective import draw_noise, prediction_to_x0_eps
-from jen1.diffusion.samplers import sample_ddim, sample_dpmpp_2m, sample_heun
+from jen1.diffusion.samplers import get_sampler
 from jen1.diffusion.schedule import alpha_sigma, make_timesteps
 from jen1.diffusion.unet import TextContext, UNet1D
 from jen1.errors import Jen1Error
-
-SAMPLERS: dict[str, Callable[..., Tensor]] = {
-    "ddim": sample_ddim,
-    "dpmpp_2m": sample_dpmpp_2m,
-    "heun": sample_heun,
-}
-
-
-def get_sampler(name: str) -> Callable[..., Tensor]:
-    """Look up a sampler by name; raises Jen1Error listing the valid names."""
-    try:
-        return SAMPLERS[name]
-    except KeyError:
-        raise Jen1Error(f"unknown sampler '{name}': use one of {', '.join(SAMPLERS)}") from None
-
 
 def x0_model_fn(
     unet: nn.Module, dcfg: DiffusionConfig, causal: bool

@@ -9,7 +9,7 @@ import torch
 
 from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
-from jen1.diffusion.generate import sample_latents
+from jen1.diffusion.sampling import sample_latents
 from jen1.diffusion.layers import CrossAttention
 from jen1.diffusion.train_step import diffusion_train_step
 from jen1.diffusion.unet import UNet1D
