@@ -34,7 +34,7 @@ from jen1.diffusion.packing import pack_for_inference
 from jen1.diffusion.train_step import diffusion_train_step
 from jen1.diffusion.unet import count_parameters
 from jen1.models import build_unet
-from jen1.pipeline import cast_matmul_weights
+from jen1.precision import cast_matmul_weights
 
 
 STAT = {"median": statistics.median, "min": min}

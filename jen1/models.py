@@ -73,3 +73,19 @@ def load_autoencoder(
     """A model directory's autoencoder, frozen, in eval mode on ``device`` -> (config, model)."""
     cfg, mods = load_components(model_dir, ("autoencoder",))
     return cfg, mods["autoencoder"].to(device).eval().requires_grad_(False)
+
+
+def resolve_model_dir(path: str | Path | None) -> Path:
+    """``path``, or the default model shipped with the package when None (checked installed)."""
+    from jen1.errors import Jen1Error
+    from jen1.paths import default_model_dir
+
+    if path is not None:
+        return Path(path)
+    path = Path(default_model_dir())
+    if not (path / "model.safetensors").exists():
+        raise Jen1Error(
+            f"the default model is not installed at {path}: reinstall jen1 from a full "
+            "checkout, or pass --model DIR (a directory made by 'jen1 export')"
+        )
+    return path

@@ -13,13 +13,15 @@ from torch import Tensor, nn
 
 from jen1.conditioning.conditions import Conditions
 from jen1.conditioning.tasks import build_unet_input
-from jen1.config import DiffusionConfig
+from jen1.config import DiffusionConfig, SamplingConfig
 from jen1.diffusion.guidance import cfg_denoiser
 from jen1.diffusion.objective import draw_noise, prediction_to_x0_eps
 from jen1.diffusion.samplers import get_sampler
 from jen1.diffusion.schedule import alpha_sigma, make_timesteps
 from jen1.diffusion.unet import TextContext, UNet1D
 from jen1.errors import Jen1Error
+from jen1.request import SamplingParams
+
 
 def x0_model_fn(
     unet: nn.Module, dcfg: DiffusionConfig, causal: bool
@@ -73,9 +75,7 @@ def sample_latents(
     text_mask: Tensor,
     neg_text_emb: Tensor | None = None,
     neg_text_mask: Tensor | None = None,
-    sampler: str = "dpmpp_2m",
-    steps: int = 25,
-    cfg_scale: float = 2.0,
+    params: SamplingParams | None = None,
     causal: bool = False,
     generator: torch.Generator | None = None,
     callback: Callable[[int, int], None] | None = None,
@@ -92,9 +92,10 @@ def sample_latents(
         text_mask: (B, S) bool.
         neg_text_emb: (B, S', D) negative prompt for the unconditional branch (default: null text).
         neg_text_mask: (B, S') bool, required with ``neg_text_emb``.
-        sampler: a key of :data:`SAMPLERS`.
-        steps: sampler steps.
-        cfg_scale: guidance scale (1 = no guidance, one network pass per step).
+        params: the request's sampler, steps and guidance scale (1 = no guidance, one network
+            pass per step); unset fields take :class:`jen1.config.SamplingConfig`'s defaults.
+            Its seed and negative prompt are the caller's to turn into ``generator`` and
+            ``neg_text_emb``.
         causal: run the U-Net unidirectionally (continuation).
         generator: source of the initial noise (and DDIM eta noise); draws happen on its device.
         callback: progress hook ``callback(i, total)``.
@@ -103,7 +104,11 @@ def sample_latents(
     Returns:
         (B, C, T) float32 latent; frames with mask == 1 equal ``known``.
     """
-    sample_fn = get_sampler(sampler)
+    p = SamplingParams() if params is None else params
+    d = SamplingConfig()
+    sample_fn = get_sampler(d.sampler if p.sampler is None else p.sampler)
+    steps = d.steps if p.steps is None else p.steps
+    cfg_scale = d.cfg_scale if p.cfg_scale is None else p.cfg_scale
     if (neg_text_emb is None) != (neg_text_mask is None):
         raise Jen1Error("neg_text_emb and neg_text_mask must be given together")
     known = known.float()

@@ -14,7 +14,7 @@ from jen1.diffusion import packing
 from jen1.diffusion.layers import Conv1d, conv1d_frames
 from jen1.diffusion.unet import UNet1D
 from jen1.models import build_unet
-from jen1.pipeline import cast_matmul_weights
+from jen1.precision import cast_matmul_weights
 
 pytestmark = pytest.mark.skipif(not packing.packing_available(), reason="no oneDNN in this build")
 
