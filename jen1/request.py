@@ -69,13 +69,29 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _show(value: Any) -> str:
+    """``repr(value)``, shortened when long (a 400-digit number stays one readable line)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
+
+def _as_float(value: Any) -> float | None:
+    """A number as a float (inf when too large for one), or None when not a number."""
+    if not _is_number(value):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range
+        return math.inf if value > 0 else -math.inf
+
+
 def check_real(value: Any, name: str) -> float:
     """A finite number (Python or numpy scalar, not a bool) -> float."""
-    if not _is_number(value):
-        raise RequestError(f"{name} must be a number, got {value!r}", name)
-    x = float(value)
+    x = _as_float(value)
+    if x is None:
+        raise RequestError(f"{name} must be a number, got {_show(value)}", name)
     if not math.isfinite(x):
-        raise RequestError(f"{name} must be a finite number, got {value!r}", name)
+        raise RequestError(f"{name} must be a finite number, got {_show(value)}", name)
     return x
 
 
@@ -85,7 +101,7 @@ def check_integer(value: Any, name: str) -> int:
         return int(value)
     x = check_real(value, name)
     if x != int(x) or abs(x) >= 2**53:  # a float this large may already have been rounded
-        raise RequestError(f"{name} must be a whole number, got {value!r}", name)
+        raise RequestError(f"{name} must be a whole number, got {_show(value)}", name)
     return int(x)
 
 
@@ -104,8 +120,9 @@ def check_text(value: Any, name: str) -> str | None:
 
 def check_seconds(value: Any, name: str = "seconds") -> float:
     """A positive duration of at most ``MAX_SECONDS`` -> float."""
-    if _is_number(value) and not math.isnan(float(value)) and float(value) <= 0:
-        raise RequestError(f"{name} must be a positive number of seconds, got {value!r}", name)
+    x = _as_float(value)
+    if x is not None and x <= 0:
+        raise RequestError(f"{name} must be a positive number of seconds, got {_show(value)}", name)
     x = check_real(value, name)
     if x > MAX_SECONDS:
         raise RequestError(f"{name} {x:g} is more than the limit of {MAX_SECONDS:.0f} s", name)
@@ -180,17 +197,23 @@ class SamplingParams:
         if steps is not None:
             steps = check_integer(steps, "steps")
             if not 1 <= steps <= MAX_STEPS:
-                raise RequestError(f"steps must be between 1 and {MAX_STEPS}, got {steps}", "steps")
-        if cfg is not None:
-            if not _is_number(cfg) or not 0 <= float(cfg) <= MAX_CFG_SCALE:  # NaN fails too
                 raise RequestError(
-                    f"cfg_scale must be between 0 and {MAX_CFG_SCALE:g}, got {cfg!r}", "cfg_scale"
+                    f"steps must be between 1 and {MAX_STEPS}, got {_show(steps)}", "steps"
                 )
-            cfg = float(cfg)
+        if cfg is not None:
+            x = _as_float(cfg)
+            if x is None or not 0 <= x <= MAX_CFG_SCALE:  # NaN fails too
+                raise RequestError(
+                    f"cfg_scale must be between 0 and {MAX_CFG_SCALE:g}, got {_show(cfg)}",
+                    "cfg_scale",
+                )
+            cfg = x
         if seed is not None:
             seed = check_integer(seed, "seed")
             if not 0 <= seed <= MAX_SEED:
-                raise RequestError(f"seed must be between 0 and 2**63 - 1, got {seed}", "seed")
+                raise RequestError(
+                    f"seed must be between 0 and 2**63 - 1, got {_show(seed)}", "seed"
+                )
         if sampler is not None:
             if not isinstance(sampler, str):
                 raise RequestError(f"sampler must be a name, got {sampler!r}", "sampler")
@@ -281,7 +304,7 @@ class InpaintRequest:
         a, e = check_real(self.start, "start"), check_real(self.end, "end")
         if not 0 <= a < e:
             raise RequestError(
-                f"start must be at least 0 and less than the end (0 <= start < end), got "
+                f"start must be at least 0 and less than end (0 <= start < end), got "
                 f"{a:g} and {e:g}",
                 "start",
             )
