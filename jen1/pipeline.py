@@ -92,7 +92,7 @@ class Pipeline:
         ``bf16=None`` runs in bf16 where ``device`` computes it natively (a CPU with AVX-512 BF16
         or AMX, a bf16-capable GPU) and in float32 elsewhere (:func:`jen1.precision.native_bf16`).
         On a CPU, ``pack`` also prepacks the U-Net's weights for oneDNN
-        (:func:`jen1.diffusion.packing.pack_for_inference`): a few percent faster sampling for one
+        (:func:`jen1.diffusion.ops.pack_for_inference`): a few percent faster sampling for one
         more copy of the weights in memory (figures in ``benchmarks/README.md``); ``pack=False``
         keeps them plain.
         """

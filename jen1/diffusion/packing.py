@@ -4,10 +4,10 @@ A bf16 matrix product or convolution on a CPU runs in oneDNN, which first reorde
 into its blocked layout, on every call. :func:`pack_for_inference` does that reorder once for
 every ``nn.Linear`` and ``nn.Conv1d`` of a module and keeps the packed copies beside the module
 (the module, its parameters and its state dict are untouched). Layers that know about packing
-(:func:`linear`, :func:`jen1.diffusion.layers.conv_module_frames`) then call oneDNN's packed
+(:func:`linear`, :func:`jen1.diffusion.ops.conv1d`) then call oneDNN's packed
 kernels directly; a kernel-3 convolution runs as oneDNN's own convolution on channels-last
 frames instead of the window copies and matrix product of
-:func:`jen1.diffusion.layers.conv1d_frames`, at the output width it was first packed for
+:func:`jen1.diffusion.ops.conv1d_frames`, at the output width it was first packed for
 (:class:`Packed`). Measured on 2 cores with the small U-Net's shapes (bf16), kernel by kernel:
 convolutions 1.3-1.45x faster, matrix products 1.05-1.1x (1.3x on the few-row ones, where the
 reorder dominated); the whole forward about 5% faster than with plain bf16 weights.
@@ -229,7 +229,7 @@ def packed_conv_frames(
 ) -> Tensor | None:
     """oneDNN convolution of channels-last frames with a packed weight; None at another width.
 
-    Padding as :func:`jen1.diffusion.layers.pad1d`: causal puts all ``dilation * (K - 1)``
+    Padding as :func:`jen1.diffusion.ops.pad1d`: causal puts all ``dilation * (K - 1)``
     frames on the left; centred splits them (an odd total is padded explicitly, the extra frame
     on the right). None when the pack serves another output width (:meth:`Packed.conv_weight`):
     the caller then runs the plain convolution.

@@ -17,10 +17,10 @@ def prepare_unet(
     With ``bf16`` the conv and linear weights are stored in bf16
     (:func:`jen1.precision.cast_matmul_weights`): the modules are ours, so keep the weights
     autocast would cast on every call. With ``pack`` on a CPU they are also prepacked for oneDNN
-    (:func:`jen1.diffusion.packing.pack_for_inference`) and one forward is run at the sampling
+    (:func:`jen1.diffusion.ops.pack_for_inference`) and one forward is run at the sampling
     window's shape (:func:`warm_unet`).
     """
-    from jen1.diffusion.packing import pack_for_inference
+    from jen1.diffusion.ops import pack_for_inference
     from jen1.precision import cast_matmul_weights
 
     if bf16:

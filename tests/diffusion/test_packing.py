@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
 from jen1.diffusion import packing
-from jen1.diffusion.layers import Conv1d, conv1d_frames
+from jen1.diffusion.layers import Conv1d
+from jen1.diffusion.ops import conv1d_frames
 from jen1.diffusion.unet import UNet1D
 from jen1.models import build_unet
 from jen1.precision import cast_matmul_weights

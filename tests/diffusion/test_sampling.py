@@ -52,7 +52,13 @@ def test_known_frames_kept_seeded_and_progress(tiny_config, sampler):
     unet = _random_unet(cfg)
     known, mask, emb, tmask = _inputs(cfg)
     calls = []
-    kwargs = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, params=SamplingParams(steps=3, sampler=sampler))
+    kwargs = dict(
+        known=known,
+        mask=mask,
+        text_emb=emb,
+        text_mask=tmask,
+        params=SamplingParams(steps=3, sampler=sampler),
+    )
     a = sample_latents(
         unet,
         cfg.diffusion,
@@ -121,7 +127,13 @@ def test_text_keys_computed_once_per_run_and_outputs_unchanged(tiny_config, bf16
     layers = [m for m in unet.modules() if isinstance(m, CrossAttention)]
     for layer in layers:
         layer.kv.register_forward_hook(lambda *_: kv_calls.append(1))
-    kwargs = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, params=SamplingParams(steps=3, sampler="ddim"))
+    kwargs = dict(
+        known=known,
+        mask=mask,
+        text_emb=emb,
+        text_mask=tmask,
+        params=SamplingParams(steps=3, sampler="ddim"),
+    )
     with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
         cached = sample_latents(
             unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1)
