@@ -56,9 +56,9 @@ class Stage(Protocol):
         self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
     ) -> dict[str, float]: ...
 
-    def export_components(
-        self, ema: dict[str, nn.Module]
-    ) -> dict[str, dict[str, torch.Tensor]]: ...
+    def prepare_run_dir(self, run_dir: Path) -> None:
+        """Keep what the run's export needs beside its checkpoints (called once, on rank 0)."""
+        ...
 
 
 @dataclass
@@ -218,7 +218,7 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     micro = tc.batch_size // (world * tc.accumulate)
 
     torch.manual_seed(tc.seed)
-    if rank == 0 and hasattr(stage, "prepare_run_dir"):
+    if rank == 0:
         stage.prepare_run_dir(run_dir)
     stage.build(fabric.device)
     ema = {n: EMA(stage.modules[n], tc.ema_decay) for n in stage.ema_names}

@@ -1,7 +1,8 @@
 """The two training stages the loop runs: the masked autoencoder and the latent diffusion model.
 
 A stage builds its modules and optimisers, gives the loop its data set, runs one optimiser
-step on a list of micro-batches (gradient accumulation) and says what to export.
+step on a list of micro-batches (gradient accumulation) and keeps beside the checkpoints what
+the export needs (:func:`jen1.train.export.export_run`).
 """
 
 from __future__ import annotations
@@ -149,8 +150,8 @@ class AutoencoderStage:
             opt_d.step()
         return _mean_logs(logs)
 
-    def export_components(self, ema: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
-        return {"autoencoder": ema["autoencoder"].state_dict()}
+    def prepare_run_dir(self, run_dir: Path) -> None:
+        """Nothing to keep: the export is the checkpoint's EMA weights alone."""
 
 
 class DiffusionStage:
@@ -299,9 +300,6 @@ class DiffusionStage:
             fabric.clip_gradients(unet, opt, max_norm=tc.grad_clip, error_if_nonfinite=False)
         opt.step()
         return _mean_logs(logs)
-
-    def export_components(self, ema: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
-        return {"autoencoder": self.cache.autoencoder_state(), "unet": ema["unet"].state_dict()}
 
 
 STAGES = {"autoencoder": AutoencoderStage, "diffusion": DiffusionStage}
