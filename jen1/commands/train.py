@@ -50,8 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the trained network (small U-Net step 1.21x faster on a 2-core CPU, "
-        "but compiling takes minutes: worth it for long runs only)",
+        help="torch.compile the trained network (a faster step, but compiling takes minutes: "
+        "worth it for long runs only)",
     )
     p.add_argument(
         "--set",

@@ -82,9 +82,9 @@ def conv1d_frames(
     the padded frames are concatenated into (B, T', K * C_in) windows and multiplied by the
     weight viewed as (C_out, K * C_in): one matrix product, its backward plain matrix products.
     Otherwise (float32, CUDA, dilation) it is ``conv2d`` on a channels-last view of the frames.
-    Measured on 2 cores with the small U-Net's shapes: in bf16 the matrix product took 0.5-0.9x
-    the time of oneDNN's conv1d on (B, C, T); in float32 it took up to 2x, while the
-    channels-last conv took 0.65-0.85x (one shape, 125 frames x 384 channels, 1.9x).
+    Each is the faster choice on the small U-Net's shapes in its precision: oneDNN's bf16 conv1d
+    on (B, C, T) is slower than one matrix product, its float32 conv1d slower than ``conv2d``
+    on channels-last memory (figures in ``benchmarks/README.md``).
 
     The weight viewed as (C_out, K * C_in) is free when its memory is (C_out, K, C_in), as
     :class:`Conv1d` keeps it (:func:`frames_last_`); any other layout works at the cost of a copy.
@@ -179,12 +179,11 @@ def attention(
     position (T == S). Every query row must keep one key.
 
     On a CPU this is scores -> softmax -> weighted sum as three plain ops in the input dtype
-    (bf16 under autocast): measured on the small U-Net's shapes (batch 4, 4 heads, 250 frames,
-    bf16) a forward + backward took 3.1 ms against 8.3 ms for SDPA's flash kernel and 9.8 ms for
-    its math backend (which computes bf16 in float32), and a forward 1.4 ms against 2.3 ms.
-    The scores are rounded to bf16 before the softmax (the softmax itself accumulates in
-    float32 and rounds its output to bf16): relative error of the output 0.5-1.3% against
-    float32, 0.4-0.7% for flash, both at bf16's own resolution. Elsewhere (CUDA, or more than
+    (bf16 under autocast): at the U-Net's short sequences this beats SDPA's CPU kernels, forward
+    and backward (SDPA's math backend computes bf16 in float32; figures in
+    ``benchmarks/README.md``). The scores are rounded to bf16 before the softmax (the softmax
+    itself accumulates in float32 and rounds its output to bf16): an error at bf16's own
+    resolution, as for SDPA's flash kernel. Elsewhere (CUDA, or more than
     :data:`CPU_SCORES_MAX` pairs per head) it is ``F.scaled_dot_product_attention``.
     """
     t, s = q.shape[-2], k.shape[-2]
@@ -196,8 +195,7 @@ def attention(
                 )
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
     # pad the keys to a multiple of the bf16 softmax's vector width with zero keys and values,
-    # masked out below: its last partial vector is slow (measured, 2 cores: (2, 4, 250, 250)
-    # 243 us, (2, 4, 250, 256) 143 us; (2, 6, 125, 125) 161 us, (2, 6, 125, 128) 70 us)
+    # masked out below: the kernel's last partial vector is slow
     pad = padded_keys(s, q) - s
     if pad:
         k, v = F.pad(k, (0, 0, 0, pad)), F.pad(v, (0, 0, 0, pad))  # (B, H, S + pad, D)
@@ -208,13 +206,10 @@ def attention(
             scores[..., s:] = float("-inf")
     else:
         # a mask enters as an additive 0 / -inf bias inside the scores' matrix product instead
-        # of a bool masked_fill broadcast over (B, H, T, S) (measured against that, whole
-        # attention, 2 cores: causal (2, 4, 250, 250) 720-750 -> 480 us, cross-attention to
-        # 64 tokens 200-215 -> 170 us)
+        # of a bool masked_fill broadcast over (B, H, T, S): one pass over the scores fewer
         scores = _masked_scores(q, k, s, scale, attn_mask, is_causal)
     # in bf16 the softmax accumulates in float32 and rounds its output: the same numbers as a
-    # float32 softmax cast back (tested), without a float32 (B, H, T, S) copy each way, which cost
-    # the small U-Net's forward 14% (41.0 -> 35.2 ms, batch 2 x 10 s, one run)
+    # float32 softmax cast back (tested), without a float32 (B, H, T, S) copy each way
     return torch.matmul(scores.softmax(dim=-1), v)
 
 

@@ -74,7 +74,7 @@ class RunOptions:
     strategy: str = "auto"
     precision: str | None = None  # None: the config's precision
     progress: bool = True
-    compile: bool = False  # torch.compile the trained networks (small U-Net step: 1.21x on CPU)
+    compile: bool = False  # torch.compile the trained networks (long runs: compiling takes minutes)
 
 
 class _Indexed(Dataset):
