@@ -46,13 +46,13 @@ def _best(fn, reps: int) -> tuple[float, float]:
 def _codec_case(config: str, seconds: float, bf16: bool, threads: int, reps: int) -> dict:
     import torch
 
-    from jen1.autoencoder.model import AudioAutoencoder
+    from jen1.models import build_autoencoder
     from jen1.config import load_config
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = load_config(config).autoencoder
-    ae = AudioAutoencoder(cfg).eval()
+    ae = build_autoencoder(cfg).eval()
     length = int(seconds * cfg.sample_rate)
     wav = 0.1 * torch.randn(1, cfg.audio_channels, length)
     chunked = seconds > cfg.chunk_seconds
@@ -83,14 +83,14 @@ def _train_case(
 
     from jen1.autoencoder import losses as L
     from jen1.autoencoder.discriminators import MultiScaleSTFTDiscriminator
-    from jen1.autoencoder.model import AudioAutoencoder
+    from jen1.models import build_autoencoder
     from jen1.config import load_config
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     full = load_config(config)
     cfg, lc = full.autoencoder, full.ae_loss
-    ae = AudioAutoencoder(cfg).train()
+    ae = build_autoencoder(cfg).train()
     disc = MultiScaleSTFTDiscriminator(lc, cfg.audio_channels)
     opt_g = torch.optim.AdamW(ae.parameters(), 1e-4)
     opt_d = torch.optim.AdamW(disc.parameters(), 1e-4)
@@ -135,11 +135,11 @@ def _train_case(
 
 def _sizes(config: str) -> dict:
     from jen1.autoencoder.discriminators import MultiScaleSTFTDiscriminator
-    from jen1.autoencoder.model import AudioAutoencoder
+    from jen1.models import build_autoencoder
     from jen1.config import load_config
 
     full = load_config(config)
-    ae = AudioAutoencoder(full.autoencoder)
+    ae = build_autoencoder(full.autoencoder)
     return {
         "encoder_params": _params(ae.encoder),
         "decoder_params": _params(ae.decoder),

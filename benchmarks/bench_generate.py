@@ -50,8 +50,11 @@ def _child(args: argparse.Namespace) -> None:
         "threads": torch.get_num_threads(),
     }
     if args.task == "generate":
+        from jen1.request import SamplingParams
+
+        params = SamplingParams(steps=steps).resolve(pipe.cfg.sampling)
         t = time.perf_counter()
-        emb = pipe._encode_text([prompt])
+        text = pipe._text((prompt,), 1, params)
         sync()
         res["text_s"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -61,13 +64,11 @@ def _child(args: argparse.Namespace) -> None:
             torch.zeros(b, c, 0),
             torch.zeros(b, 1, 0),
             pipe._frames(args.case),
-            emb,
+            text,
+            params,
             first_causal=False,
-            settings=(steps, pipe.cfg.sampling.cfg_scale, pipe.cfg.sampling.sampler),
-            generator=gen,
-            neg=None,
-            drop_text=False,
-            callback=None,
+            gen=gen,
+            cb=None,
         )
         sync()
         res["sampling_s"] = time.perf_counter() - t

@@ -55,7 +55,7 @@ from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
 from jen1.diffusion import packing
 from jen1.diffusion.unet import UNet1D, count_parameters
-from jen1.pipeline import cast_matmul_weights
+from jen1.precision import cast_matmul_weights
 
 Forward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 

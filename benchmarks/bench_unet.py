@@ -32,8 +32,9 @@ from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
 from jen1.diffusion.packing import pack_for_inference
 from jen1.diffusion.train_step import diffusion_train_step
-from jen1.diffusion.unet import UNet1D, count_parameters
-from jen1.pipeline import cast_matmul_weights
+from jen1.diffusion.unet import count_parameters
+from jen1.models import build_unet
+from jen1.precision import cast_matmul_weights
 
 
 STAT = {"median": statistics.median, "min": min}
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     c, d = cfg.autoencoder.latent_dim, cfg.text.dim
     frames = math.ceil(args.seconds * cfg.autoencoder.frame_rate)
-    unet = UNet1D(cfg.unet, c, d).eval()
+    unet = build_unet(cfg).eval()
     with torch.no_grad():  # zero-initialised layers would make some kernels trivially cheap
         for p in unet.parameters():
             p.normal_(0.0, 0.02)

@@ -49,14 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=None, help="torch intra-op threads (default: all cores)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # a subcommand not built yet
-                continue
-            raise
-        module.add_parser(sub)
+    for name in COMMAND_MODULES:  # a missing module is an ImportError, never a quiet gap
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 

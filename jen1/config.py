@@ -39,7 +39,7 @@ class AutoencoderConfig:
     arch: str = "conv"
     latent_dim: int = 32
     # widths: block i maps width * [1, *mults][i] -> width * [1, *mults][i + 1] (decoder mirrored);
-    # narrow at 48/12 kHz, wide at the latent rate: measured 50x real time decode (bf16, 2 cores)
+    # narrow at 48/12 kHz, wide at the latent rate: cheap where there are many samples
     encoder_channels: int = 16
     encoder_mults: tuple[int, ...] = (2, 4, 8, 16)
     decoder_channels: int = 16

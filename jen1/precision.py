@@ -45,3 +45,19 @@ def resolve_bf16(precision: str, device: "str | torch.device" = "cpu") -> bool:
     if precision == "auto":
         return native_bf16(device)
     return precision == "bf16"
+
+
+def cast_matmul_weights(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """Store the weights of every Conv1d and Linear of ``module`` in ``dtype``, in place.
+
+    Under autocast to the same dtype this gives the same outputs bit for bit (autocast casts
+    those weights on every call anyway) without the casts (see ``benchmarks/README.md``). Norms
+    and other parameters stay float32, as autocast wants them. The module must then only run
+    under autocast.
+    """
+    import torch
+
+    for m in module.modules():
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.Linear)):
+            m.to(dtype)
+    return module

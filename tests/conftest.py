@@ -52,15 +52,14 @@ def tiny_model_dir(tmp_path_factory):
     """
     import torch
 
-    from jen1.autoencoder.model import AudioAutoencoder
     from jen1.checkpoint import save_model_dir
     from jen1.config import load_config
-    from jen1.diffusion.unet import UNet1D
+    from jen1.models import build_autoencoder, build_unet
 
     cfg = load_config("tiny")
     torch.manual_seed(0)
-    ae = AudioAutoencoder(cfg.autoencoder)
-    unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
+    ae = build_autoencoder(cfg.autoencoder)
+    unet = build_unet(cfg)
     d = tmp_path_factory.mktemp("tiny-model")
     save_model_dir(
         d,

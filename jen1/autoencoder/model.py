@@ -59,12 +59,11 @@ class AutoencoderOutput:
 def _layers(layers: nn.Sequential, x: Tensor) -> Tensor:
     """Run the encoder's or decoder's layers on (B, D, L); channels-last inside when training.
 
-    With autograd recording, the layers run on channels-last (B, D, 1, L) (the autoencoder's
-    training step, bf16, batch 4 x 2 s: 988 -> 687 ms). Inference keeps (B, D, L): oneDNN's
-    primitive cache holds the buffers of channels-last kernels over many samples for the rest
-    of the process (measured: +50 MB resident after one 10 s decode, +110 MB after encoding
-    30 s, peak RSS of a 30 s continuation 684 -> 800 MB), for a decode only 1.2x faster that is
-    a fifth of a generation's time.
+    With autograd recording, the layers run on channels-last (B, D, 1, L), which makes the
+    training step markedly faster. Inference keeps (B, D, L): oneDNN's primitive cache holds
+    the buffers of channels-last kernels over many samples for the rest of the process, a cost
+    in resident memory larger than the gain of a slightly faster decode (figures in
+    ``benchmarks/README.md``).
     """
     if not torch.is_grad_enabled():
         return layers(x)

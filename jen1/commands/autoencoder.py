@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from jen1.audio import load_audio, save_audio
-    from jen1.data.latents import load_autoencoder
+    from jen1.models import load_autoencoder
     from jen1.eval.autoencoder import clip_metrics, reconstruct
     from jen1.fsutil import check_writable
     from jen1.paths import default_model_dir

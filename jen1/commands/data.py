@@ -7,7 +7,7 @@ import functools
 import math
 from pathlib import Path
 
-from jen1.data.render import DEFAULT_SOUNDFONT
+from jen1.synth.render import DEFAULT_SOUNDFONT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -104,7 +104,7 @@ def _size(num_bytes: int) -> str:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from jen1.data.synth import synthesize_corpus
+    from jen1.synth.corpus import synthesize_corpus
     from jen1.errors import Jen1Error
 
     if args.hours is not None:

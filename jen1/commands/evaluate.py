@@ -4,7 +4,6 @@ FAD-musicnn and prompt adherence of generated clips."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -52,7 +51,9 @@ def _files(data: Path, split: str, n: int) -> list[Path]:
         return [data]
     meta = data / "metadata.jsonl"
     if meta.exists():
-        rows = [json.loads(line) for line in meta.read_text().splitlines() if line.strip()]
+        from jen1.data.metadata import read_metadata
+
+        rows = read_metadata(meta)
         files = [data / r["path"] for r in rows if r.get("split", "train") == split]
     else:
         files = sorted(p for p in data.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from jen1.errors import Jen1Error
 from jen1.precision import PRECISIONS
+from jen1.request import (
+    MAX_BATCH,
+    ContinueRequest,
+    GenerateRequest,
+    InpaintRequest,
+    Request,
+    RequestError,
+    SamplingParams,
+)
 
 
 def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
@@ -69,9 +79,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=run_continue)
 
 
+CLI_NAMES = {  # request fields -> the flags that set them, for error messages
+    "steps": "--steps",
+    "cfg_scale": "--cfg",
+    "sampler": "--sampler",
+    "seed": "--seed",
+    "negative_prompt": "--negative",
+    "seconds": "--seconds",
+    "start": "--start",
+    "end": "--end",
+}
+
+
 def _outputs(args: argparse.Namespace) -> list[Path]:
-    if args.batch < 1 or args.batch > 64:
-        raise Jen1Error(f"--batch must be between 1 and 64, got {args.batch}")
+    if args.batch < 1 or args.batch > MAX_BATCH:
+        raise Jen1Error(f"--batch must be between 1 and {MAX_BATCH}, got {args.batch}")
     out: Path = args.output
     if out.suffix.lower() != ".wav":
         raise Jen1Error(f"the output must be a .wav file, got {out}")
@@ -86,13 +108,27 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
     return paths
 
 
-def _check_seconds(value: float, flag: str) -> None:
-    from jen1.pipeline import MAX_SECONDS
+def _request(args: argparse.Namespace, make: Callable[[SamplingParams], Request]) -> Request:
+    """The request from the flags (checked at once; errors name the flags, ``--cfg``)."""
+    try:
+        return make(SamplingParams(args.steps, args.cfg, args.sampler, args.seed, args.negative))
+    except RequestError as e:
+        raise e.renamed(CLI_NAMES) from None
 
-    if not math.isfinite(value) or value <= 0:
-        raise Jen1Error(f"{flag} must be a positive number of seconds, got {value}")
-    if value > MAX_SECONDS:
-        raise Jen1Error(f"{flag} {value} is more than the limit of {MAX_SECONDS:.0f} s")
+
+def _resolve(args: argparse.Namespace, req: Request, audio: Any = None) -> Request:
+    """``req`` checked against the model's config (and input), before the model loads.
+
+    The seed is drawn here when none was given, so that it can be printed.
+    """
+    from jen1.checkpoint import load_config_from_dir
+    from jen1.models import resolve_model_dir
+
+    cfg = load_config_from_dir(resolve_model_dir(args.model))
+    try:
+        return req.resolve(cfg) if audio is None else req.resolve(cfg, tuple(audio.shape))
+    except RequestError as e:
+        raise e.renamed(CLI_NAMES) from None
 
 
 @contextlib.contextmanager
@@ -135,20 +171,11 @@ def _pipeline(args: argparse.Namespace):
     return Pipeline.from_pretrained(args.model, bf16=resolve_bf16(args.precision))
 
 
-def _sampling_kwargs(args: argparse.Namespace, seed: int) -> dict:
-    return {
-        "steps": args.steps,
-        "cfg_scale": args.cfg,
-        "sampler": args.sampler,
-        "seed": seed,
-        "negative_prompt": args.negative,
-    }
-
-
-def _seed(args: argparse.Namespace) -> int:
-    import random
-
-    return args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+def _run(args: argparse.Namespace, req: Request, desc: str, audio=None):
+    """Load the model and run ``req``: its output pieces (sampled before this returns)."""
+    pipe = _pipeline(args)
+    with _progress_bar(args, desc) as cb:
+        return pipe.stream(req, audio, callback=cb)
 
 
 def _save(args: argparse.Namespace, paths: list[Path], wav, seed: int, t0: float) -> int:
@@ -176,79 +203,39 @@ def _save_stream(args: argparse.Namespace, paths: list[Path], pieces, seed: int,
     return 0
 
 
-def _validate_sampler(args: argparse.Namespace) -> None:
-    """Check the sampling options before any model is loaded or progress bar shown."""
-    if args.sampler is not None:
-        from jen1.diffusion.generate import get_sampler
-
-        get_sampler(args.sampler)
-    if args.steps is not None and not 1 <= args.steps <= 1000:
-        raise Jen1Error(f"--steps must be between 1 and 1000, got {args.steps}")
-    if args.cfg is not None and not (math.isfinite(args.cfg) and 0 <= args.cfg <= 50):
-        raise Jen1Error(f"--cfg must be between 0 and 50, got {args.cfg}")
-
-
 def run_generate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    if not args.prompt.strip():
-        raise Jen1Error("the prompt is empty: describe the music to generate")
-    _check_seconds(args.seconds, "--seconds")
-    _validate_sampler(args)
+    req = _request(args, lambda s: GenerateRequest((args.prompt,) * args.batch, args.seconds, s))
+    req = _resolve(args, req)
     paths = _outputs(args)
-    seed = _seed(args)
-    pipe = _pipeline(args)
-    with _progress_bar(args, "generate") as cb:
-        pieces = pipe.generate_stream(
-            [args.prompt] * args.batch, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
-        )
-    return _save_stream(args, paths, pieces, seed, t0)
+    return _save_stream(args, paths, _run(args, req, "generate"), req.sampling.seed, t0)
 
 
-def _load_input(path: Path):
+def _load_input(path: Path, batch: int):
+    """The input file as (batch, 2, L) float32 (the same audio for every variation)."""
     import torch
 
     from jen1.audio import load_audio
 
-    return torch.from_numpy(load_audio(path))
+    return torch.from_numpy(load_audio(path))[None].expand(batch, -1, -1)
 
 
 def run_inpaint(args: argparse.Namespace) -> int:
+    import torch
+
     t0 = time.perf_counter()
-    _validate_sampler(args)
-    if (
-        not (math.isfinite(args.start) and math.isfinite(args.end))
-        or args.start < 0
-        or args.start >= args.end
-    ):
-        raise Jen1Error(
-            f"--start must be >= 0 and less than --end (got {args.start} and {args.end})"
-        )
+    req = _request(args, lambda s: InpaintRequest(args.start, args.end, args.prompt, s))
     paths = _outputs(args)
-    wav = _load_input(args.input)
-    duration = wav.shape[-1] / 48000
-    if args.end > duration + 1e-6:
-        raise Jen1Error(f"--end {args.end} is after the end of {args.input} ({duration:.2f} s)")
-    seed = _seed(args)
-    pipe = _pipeline(args)
-    with _progress_bar(args, "inpaint") as cb:
-        batch = wav[None].expand(args.batch, -1, -1)
-        out = pipe.inpaint(
-            batch, args.start, args.end, args.prompt, callback=cb, **_sampling_kwargs(args, seed)
-        )
-    return _save(args, paths, out, seed, t0)
+    wav = _load_input(args.input, args.batch)
+    req = _resolve(args, req, wav)
+    out = torch.cat(list(_run(args, req, "inpaint", wav)), dim=-1)
+    return _save(args, paths, out, req.sampling.seed, t0)
 
 
 def run_continue(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    _validate_sampler(args)
-    _check_seconds(args.seconds, "--seconds")
+    req = _request(args, lambda s: ContinueRequest(args.seconds, args.prompt, s))
     paths = _outputs(args)
-    wav = _load_input(args.input)
-    seed = _seed(args)
-    pipe = _pipeline(args)
-    with _progress_bar(args, "continue") as cb:
-        batch = wav[None].expand(args.batch, -1, -1)
-        pieces = pipe.continue_stream(
-            batch, args.prompt, args.seconds, callback=cb, **_sampling_kwargs(args, seed)
-        )
-    return _save_stream(args, paths, pieces, seed, t0)
+    wav = _load_input(args.input, args.batch)
+    req = _resolve(args, req, wav)
+    return _save_stream(args, paths, _run(args, req, "continue", wav), req.sampling.seed, t0)

@@ -54,8 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the trained network (small U-Net step 1.21x faster on a 2-core CPU, "
-        "but compiling takes minutes: worth it for long runs only)",
+        help="torch.compile the trained network (a faster step, but compiling takes minutes: "
+        "worth it for long runs only)",
     )
     p.add_argument(
         "--set",
@@ -127,47 +127,16 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    import dataclasses
+    from jen1.train.export import export_model
 
-    import torch
-
-    from jen1.checkpoint import save_model_dir
-    from jen1.config import Jen1Config
-    from jen1.errors import Jen1Error
-    from jen1.train.export import export_run
-
-    if (args.model_dir / "model.safetensors").exists() and not args.overwrite:
-        raise Jen1Error(f"{args.model_dir} already holds a model (pass --overwrite to replace it)")
-    dtype = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
-    cfg, components, step = export_run(args.run_dir)
-    if args.unet_from is not None:
-        from jen1.checkpoint import load_model_dir
-
-        if "unet" in components:
-            raise Jen1Error("--unet-from applies to autoencoder runs only")
-        base_cfg, base = load_model_dir(args.unet_from, ("autoencoder", "unet"))
-        if base_cfg.autoencoder != cfg.autoencoder:
-            raise Jen1Error(
-                f"the autoencoder of {args.run_dir} has another config than {args.unet_from}"
-            )
-        enc = {k: v for k, v in base["autoencoder"].items() if k.startswith("encoder.")}
-        changed = [
-            k for k, v in enc.items() if not torch.equal(v, components["autoencoder"][k].float())
-        ]
-        if changed:
-            raise Jen1Error(
-                f"the encoder of {args.run_dir} differs from {args.unet_from}'s ({len(changed)} "
-                "tensors): its U-Net was trained on other latents (train with "
-                "--set ae_loss.freeze_encoder=true --init MODEL_DIR)"
-            )
-        components = {"autoencoder": components["autoencoder"], "unet": base["unet"]}
-        # the base model's config, but the autoencoder's training recipe from this run
-        cfg = dataclasses.replace(
-            base_cfg, ae_loss=cfg.ae_loss, train_autoencoder=cfg.train_autoencoder
-        )
-    assert isinstance(cfg, Jen1Config)
     card = args.card.read_text() if args.card else None
-    save_model_dir(args.model_dir, cfg, components, dtype=dtype, card=card)
-    sizes = {k: sum(v.numel() for v in sd.values()) for k, sd in components.items()}
-    print(json.dumps({"model_dir": str(args.model_dir), "step": step, "parameters": sizes}))
+    summary = export_model(
+        args.run_dir,
+        args.model_dir,
+        dtype=args.dtype,
+        card=card,
+        unet_from=args.unet_from,
+        overwrite=args.overwrite,
+    )
+    print(json.dumps(summary))
     return 0

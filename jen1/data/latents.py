@@ -24,37 +24,11 @@ import torch
 from torch.utils.data import Dataset
 
 from jen1.config import Jen1Config, TextConfig
+from jen1.data.metadata import METADATA, read_metadata
 from jen1.errors import Jen1Error
 
 INDEX = "index.json"
 SHARD_SIZE = 256
-
-
-def _read_metadata(data_dir: Path) -> list[dict[str, Any]]:
-    path = data_dir / "metadata.jsonl"
-    if not path.exists():
-        raise Jen1Error(
-            f"{data_dir} has no metadata.jsonl "
-            "(make one with 'jen1 data synth' or 'jen1 data prepare')"
-        )
-    rows = []
-    for i, line in enumerate(path.read_text().splitlines()):
-        if line.strip():
-            row = json.loads(line)
-            row["_line"] = i
-            rows.append(row)
-    return rows
-
-
-def load_autoencoder(model_dir: str | Path, device: str | torch.device = "cpu"):
-    """Build the autoencoder of a model directory in eval mode -> (config, model)."""
-    from jen1.autoencoder.model import AudioAutoencoder
-    from jen1.checkpoint import load_model_dir, load_state_strict
-
-    cfg, state = load_model_dir(model_dir, ("autoencoder",))
-    ae = AudioAutoencoder(cfg.autoencoder)
-    load_state_strict(ae, state["autoencoder"], "autoencoder")
-    return cfg, ae.to(device).eval().requires_grad_(False)
 
 
 @torch.inference_mode()
@@ -84,15 +58,16 @@ def build_latent_cache(
     from tqdm import tqdm
 
     from jen1.checkpoint import save_model_dir
-    from jen1.conditioning.text import load_text_encoder
     from jen1.audio import load_audio
+    from jen1.conditioning.text import load_text_encoder
+    from jen1.models import load_autoencoder
 
     data_dir = Path(data_dir)
     out = Path(out_dir) if out_dir else data_dir / "latents"
     if (out / INDEX).exists() and not overwrite:
         raise Jen1Error(f"{out} already holds a latent cache (pass --overwrite to rebuild it)")
     text_cfg = text_cfg or TextConfig()
-    rows = _read_metadata(data_dir)
+    rows = read_metadata(data_dir / METADATA, line_numbers=True)
     cfg, ae = load_autoencoder(model_dir)
     enc = load_text_encoder(text_cfg)
     t0 = time.perf_counter()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,30 @@ def validate_record(rec: Any, where: str = "record") -> None:
             raise Jen1Error(f"{where}: attributes.{key} missing or not a string")
 
 
-def read_metadata(path: Path, *, missing_ok: bool = False) -> list[dict[str, Any]]:
-    """Read and validate a manifest; blank lines are skipped."""
+def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number from 1, parsed value) for each non-blank line of a JSON-lines file.
+
+    Raises:
+        Jen1Error: ``path:line: invalid JSON (...)``.
+    """
+    with Path(path).open(encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield i, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise Jen1Error(f"{path}:{i}: invalid JSON ({e.msg})") from None
+
+
+def read_metadata(
+    path: Path, *, missing_ok: bool = False, line_numbers: bool = False
+) -> list[dict[str, Any]]:
+    """Read and validate a manifest; blank lines are skipped.
+
+    ``line_numbers`` adds ``"_line"``: the record's line index in the file, from 0 (the latent
+    cache stores it to name a clip).
+    """
     path = Path(path)
     if not path.exists():
         if missing_ok:
@@ -67,16 +89,11 @@ def read_metadata(path: Path, *, missing_ok: bool = False) -> list[dict[str, Any
             "(create it with `jen1 data synth` or `jen1 data prepare`)"
         )
     out = []
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise Jen1Error(f"{path}:{i}: invalid JSON ({e.msg})") from None
-            validate_record(rec, f"{path}:{i}")
-            out.append(rec)
+    for i, rec in read_jsonl(path):
+        validate_record(rec, f"{path}:{i}")
+        if line_numbers:
+            rec["_line"] = i - 1
+        out.append(rec)
     return out
 
 

@@ -2,7 +2,7 @@
 
 ``guided = uncond + scale * (cond - uncond)``, with both branches evaluated in one batch.
 The combination is applied to whatever ``model_fn`` returns;
-:func:`jen1.diffusion.generate.sample_latents` passes an x0 predictor. Because x0 is an affine
+:func:`jen1.diffusion.sampling.sample_latents` passes an x0 predictor. Because x0 is an affine
 function of the raw v or eps prediction with the same x_t in both branches, guiding x0 equals
 guiding the raw prediction.
 

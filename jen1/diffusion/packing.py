@@ -4,13 +4,12 @@ A bf16 matrix product or convolution on a CPU runs in oneDNN, which first reorde
 into its blocked layout, on every call. :func:`pack_for_inference` does that reorder once for
 every ``nn.Linear`` and ``nn.Conv1d`` of a module and keeps the packed copies beside the module
 (the module, its parameters and its state dict are untouched). Layers that know about packing
-(:func:`linear`, :func:`jen1.diffusion.layers.conv_module_frames`) then call oneDNN's packed
+(:func:`linear`, :func:`jen1.diffusion.ops.conv1d`) then call oneDNN's packed
 kernels directly; a kernel-3 convolution runs as oneDNN's own convolution on channels-last
 frames instead of the window copies and matrix product of
-:func:`jen1.diffusion.layers.conv1d_frames`, at the output width it was first packed for
-(:class:`Packed`). Measured on 2 cores with the small U-Net's shapes (bf16), kernel by kernel:
-convolutions 1.3-1.45x faster, matrix products 1.05-1.1x (1.3x on the few-row ones, where the
-reorder dominated); the whole forward about 5% faster than with plain bf16 weights.
+:func:`jen1.diffusion.ops.conv1d_frames`, at the output width it was first packed for
+(:class:`Packed`). This saves the per-call reorder, which dominates the small U-Net's narrow
+convolutions and few-row products (figures in ``benchmarks/README.md``).
 
 A pack is used only while it is valid: same device (CPU), no autograd on the weight, and the
 weight unchanged since packing (same storage and version counter, so ``load_state_dict``,
@@ -42,9 +41,9 @@ class Packed:
 
     A linear weight is packed once (``weight``). A conv weight's blocked layout depends on the
     input's width, and converting one blocked layout into another runs through oneDNN's slow
-    generic reorder on every call (measured: 10 ms for a 384 x 384 x 3 weight, against 0.2 ms
-    for the conv): so a conv is packed from the plain ``source`` for the first output width it
-    meets and serves that width only (``conv_weight``).
+    generic reorder on every call (far slower than the conv itself): so a conv is packed from
+    the plain ``source`` for the first output width it meets and serves that width only
+    (``conv_weight``).
     """
 
     weight: Tensor | None  # linear: opaque packed (C_out, C_in); conv: None (see by_size)
@@ -64,8 +63,8 @@ class Packed:
         Packed for the first (batch, output width) it meets and kept for that one: oneDNN
         chooses the blocked layout by the output's width (a causal call, input W + 2 without
         padding, and a centred one, W with padding 1, share it). Other widths get None and take
-        the plain path: a second layout would be a second copy of the weights (packed lazily
-        during sampling, that raised the peak RSS of long continuations by 30-50 MB).
+        the plain path: a second layout would be a second copy of the weights, and packing one
+        lazily during sampling raises the peak memory of long continuations.
         """
         k = self.source.shape[-1] if self.source is not None else 1
         key = (size[0], size[1], (size[-1] + 2 * pad - dilation * (k - 1) - 1) // stride + 1)
@@ -156,7 +155,7 @@ def _pack(module: nn.Module) -> Packed | None:
     b = None if bias is None else bias.detach().to(w.dtype)
     if isinstance(module, nn.Linear) or (isinstance(module, nn.Conv1d) and w.shape[-1] == 1):
         if w.dtype != torch.bfloat16:
-            return None  # float32 products gain nothing from packing (measured)
+            return None  # float32 products gain nothing from packing (benchmarks/README.md)
         packed = torch.ops.mkldnn._reorder_linear_weight(w.flatten(1).contiguous())
     elif isinstance(module, nn.Conv1d):
         if module.groups != 1 or module.padding_mode != "zeros":
@@ -229,7 +228,7 @@ def packed_conv_frames(
 ) -> Tensor | None:
     """oneDNN convolution of channels-last frames with a packed weight; None at another width.
 
-    Padding as :func:`jen1.diffusion.layers.pad1d`: causal puts all ``dilation * (K - 1)``
+    Padding as :func:`jen1.diffusion.ops.pad1d`: causal puts all ``dilation * (K - 1)``
     frames on the left; centred splits them (an odd total is padded explicitly, the extra frame
     on the right). None when the pack serves another output width (:meth:`Packed.conv_weight`):
     the caller then runs the plain convolution.

@@ -27,6 +27,7 @@ from torch import Tensor
 from jen1.config import DiffusionConfig
 from jen1.diffusion.objective import draw_noise
 from jen1.diffusion.schedule import alpha_sigma, make_timesteps
+from jen1.errors import Jen1Error
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 Callback = Callable[[int, int], None]
@@ -191,3 +192,18 @@ def sample_heun(
         if callback is not None:
             callback(i + 1, total)
     return x
+
+
+SAMPLERS: dict[str, Callable[..., Tensor]] = {
+    "ddim": sample_ddim,
+    "dpmpp_2m": sample_dpmpp_2m,
+    "heun": sample_heun,
+}
+
+
+def get_sampler(name: str) -> Callable[..., Tensor]:
+    """Look up a sampler by name; raises Jen1Error listing the valid names."""
+    try:
+        return SAMPLERS[name]
+    except KeyError:
+        raise Jen1Error(f"unknown sampler '{name}': use one of {', '.join(SAMPLERS)}") from None

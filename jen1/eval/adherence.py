@@ -151,7 +151,7 @@ def parse_attributes(prompt: str, styles: dict[str, Sequence[str]] | None = None
     Args:
         prompt: free text, e.g. "a slow piano ballad in D minor at 70 BPM".
         styles: style name -> phrases naming it (default: the corpus styles of
-            ``jen1.data.captions.STYLE_WORDS``); the longest phrase found wins.
+            ``jen1.synth.captions.STYLE_WORDS``); the longest phrase found wins.
     """
     out: dict[str, Any] = {}
     m = _BPM_RE.search(prompt)
@@ -166,7 +166,7 @@ def parse_attributes(prompt: str, styles: dict[str, Sequence[str]] | None = None
         if m:
             out["key"] = normalize_key(m.group(1) + (m.group(2) or ""))
     if styles is None:
-        from jen1.data.captions import STYLE_WORDS
+        from jen1.synth.captions import STYLE_WORDS
 
         styles = {k: (k, *v) for k, v in STYLE_WORDS.items()}
     text = prompt.lower()

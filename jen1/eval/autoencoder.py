@@ -132,8 +132,8 @@ def evaluate_autoencoder(
     from tqdm import tqdm
 
     from jen1.audio import load_audio
-    from jen1.data.latents import load_autoencoder
     from jen1.eval.opus import _ffmpeg, opus_roundtrip
+    from jen1.models import load_autoencoder
 
     if not files:
         raise Jen1Error("no audio files to evaluate")

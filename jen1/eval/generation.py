@@ -70,15 +70,12 @@ def read_prompts(path: str | Path) -> list[PromptItem]:
     if not path.is_file():
         raise Jen1Error(f"no prompt file at {path}")
     items = []
-    lines = path.read_text(encoding="utf-8").splitlines()
     if path.suffix.lower() == ".jsonl":
-        for i, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise Jen1Error(f"{path}:{i}: invalid JSON ({e.msg})") from None
+        from jen1.data.metadata import read_jsonl
+
+        for i, rec in read_jsonl(path):
+            if not isinstance(rec, dict):
+                raise Jen1Error(f"{path}:{i}: not a JSON object")
             text = next(
                 (rec[k] for k in ("caption", "prompt", "text") if isinstance(rec.get(k), str)), None
             )
@@ -89,7 +86,7 @@ def read_prompts(path: str | Path) -> list[PromptItem]:
                 PromptItem(text.strip(), _clean_attributes(attrs or parse_attributes(text)))
             )
     else:
-        for line in lines:
+        for line in path.read_text(encoding="utf-8").splitlines():
             text = line.strip()
             if text and not text.startswith("#"):
                 items.append(PromptItem(text, _clean_attributes(parse_attributes(text))))

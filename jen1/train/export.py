@@ -1,8 +1,10 @@
-"""Turn a run directory's latest training checkpoint into model-directory components (EMA)."""
+"""Exporting a run: its latest checkpoint's EMA weights as a model directory (``jen1 export``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -36,3 +38,73 @@ def export_run(run_dir: str | Path) -> tuple[Jen1Config, dict[str, dict[str, tor
     else:
         raise Jen1Error(f"{ckpt} holds an unknown stage '{state['stage']}'")
     return cfg, comps, int(state["step"])
+
+
+def merge_unet_from(
+    run_dir: Path,
+    cfg: Jen1Config,
+    components: dict[str, dict[str, torch.Tensor]],
+    model_dir: Path,
+) -> tuple[Jen1Config, dict[str, dict[str, torch.Tensor]]]:
+    """An autoencoder run's weights beside ``model_dir``'s U-Net (and config).
+
+    For a decoder fine-tuned with a frozen encoder: the encoder must equal the model's (tensor
+    by tensor), or its U-Net would sample latents of another space. The config is the model's,
+    with this run's autoencoder training recipe.
+    """
+    from jen1.checkpoint import load_model_dir
+
+    if "unet" in components:
+        raise Jen1Error("--unet-from applies to autoencoder runs only")
+    base_cfg, base = load_model_dir(model_dir, ("autoencoder", "unet"))
+    if base_cfg.autoencoder != cfg.autoencoder:
+        raise Jen1Error(f"the autoencoder of {run_dir} has another config than {model_dir}")
+    enc = {k: v for k, v in base["autoencoder"].items() if k.startswith("encoder.")}
+    changed = [
+        k for k, v in enc.items() if not torch.equal(v, components["autoencoder"][k].float())
+    ]
+    if changed:
+        raise Jen1Error(
+            f"the encoder of {run_dir} differs from {model_dir}'s ({len(changed)} "
+            "tensors): its U-Net was trained on other latents (train with "
+            "--set ae_loss.freeze_encoder=true --init MODEL_DIR)"
+        )
+    merged = {"autoencoder": components["autoencoder"], "unet": base["unet"]}
+    recipe = {"ae_loss": cfg.ae_loss, "train_autoencoder": cfg.train_autoencoder}
+    return dataclasses.replace(base_cfg, **recipe), merged
+
+
+DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def export_model(
+    run_dir: str | Path,
+    model_dir: str | Path,
+    *,
+    dtype: str = "float32",
+    card: str | None = None,
+    unet_from: str | Path | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write a run's EMA weights as a model directory -> summary (step, parameters per part).
+
+    Args:
+        dtype: ``float32``, ``bfloat16`` or ``float16`` for the stored floating-point tensors.
+        card: markdown text shipped as ``model_card.md``.
+        unet_from: autoencoder runs: take the U-Net and config from this model directory
+            (:func:`merge_unet_from`).
+        overwrite: replace a model already in ``model_dir``.
+    """
+    from jen1.checkpoint import WEIGHTS, save_model_dir
+
+    run_dir, model_dir = Path(run_dir), Path(model_dir)
+    if (model_dir / WEIGHTS).exists() and not overwrite:
+        raise Jen1Error(f"{model_dir} already holds a model (pass --overwrite to replace it)")
+    if dtype not in DTYPES:
+        raise Jen1Error(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    cfg, components, step = export_run(run_dir)
+    if unet_from is not None:
+        cfg, components = merge_unet_from(run_dir, cfg, components, Path(unet_from))
+    save_model_dir(model_dir, cfg, components, dtype=DTYPES[dtype], card=card)
+    sizes = {k: sum(v.numel() for v in sd.values()) for k, sd in components.items()}
+    return {"model_dir": str(model_dir), "step": step, "parameters": sizes}

@@ -56,9 +56,9 @@ class Stage(Protocol):
         self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
     ) -> dict[str, float]: ...
 
-    def export_components(
-        self, ema: dict[str, nn.Module]
-    ) -> dict[str, dict[str, torch.Tensor]]: ...
+    def prepare_run_dir(self, run_dir: Path) -> None:
+        """Keep what the run's export needs beside its checkpoints (called once, on rank 0)."""
+        ...
 
 
 @dataclass
@@ -74,7 +74,7 @@ class RunOptions:
     strategy: str = "auto"
     precision: str | None = None  # None: the config's precision
     progress: bool = True
-    compile: bool = False  # torch.compile the trained networks (small U-Net step: 1.21x on CPU)
+    compile: bool = False  # torch.compile the trained networks (long runs: compiling takes minutes)
 
 
 class _Indexed(Dataset):
@@ -218,7 +218,7 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     micro = tc.batch_size // (world * tc.accumulate)
 
     torch.manual_seed(tc.seed)
-    if rank == 0 and hasattr(stage, "prepare_run_dir"):
+    if rank == 0:
         stage.prepare_run_dir(run_dir)
     stage.build(fabric.device)
     ema = {n: EMA(stage.modules[n], tc.ema_decay) for n in stage.ema_names}

@@ -1,7 +1,8 @@
 """The two training stages the loop runs: the masked autoencoder and the latent diffusion model.
 
 A stage builds its modules and optimisers, gives the loop its data set, runs one optimiser
-step on a list of micro-batches (gradient accumulation) and says what to export.
+step on a list of micro-batches (gradient accumulation) and keeps beside the checkpoints what
+the export needs (:func:`jen1.train.export.export_run`).
 """
 
 from __future__ import annotations
@@ -50,14 +51,14 @@ class AutoencoderStage:
     def build(self, device: torch.device) -> None:
         from jen1.autoencoder.discriminators import MultiScaleSTFTDiscriminator
         from jen1.autoencoder.losses import MultiResolutionSTFTLoss  # noqa: F401 (import check)
-        from jen1.autoencoder.model import AudioAutoencoder
+        from jen1.models import build_autoencoder, load_weights
 
-        ae = AudioAutoencoder(self.cfg.autoencoder)
+        ae = build_autoencoder(self.cfg.autoencoder)  # the run's config, the init's weights
         if self.init is not None:
-            from jen1.checkpoint import load_model_dir, load_state_strict
+            from jen1.checkpoint import load_model_dir
 
             _, state = load_model_dir(self.init, ("autoencoder",))
-            load_state_strict(ae, state["autoencoder"], "autoencoder")
+            load_weights(ae, state["autoencoder"], "autoencoder")
         ae = ae.to(device)
         trainable = list(ae.parameters())
         if self.cfg.ae_loss.freeze_encoder:
@@ -149,8 +150,8 @@ class AutoencoderStage:
             opt_d.step()
         return _mean_logs(logs)
 
-    def export_components(self, ema: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
-        return {"autoencoder": ema["autoencoder"].state_dict()}
+    def prepare_run_dir(self, run_dir: Path) -> None:
+        """Nothing to keep: the export is the checkpoint's EMA weights alone."""
 
 
 class DiffusionStage:
@@ -234,13 +235,12 @@ class DiffusionStage:
             shutil.copytree(self.cache.dir / "autoencoder", dst)
 
     def build(self, device: torch.device) -> None:
-        from jen1.checkpoint import load_state_strict
-        from jen1.diffusion.unet import UNet1D
+        from jen1.models import build_unet, load_weights
 
-        unet = UNet1D(self.cfg.unet, self.cfg.autoencoder.latent_dim, self.cfg.text.dim)
+        unet = build_unet(self.cfg)
         if self.init_state:
             unet_state = {k: v.float() for k, v in self.init_state["unet"].items()}
-            load_state_strict(unet, unet_state, "unet")
+            load_weights(unet, unet_state, "unet")
         unet = unet.to(device)
         self.modules = {"unet": unet}
         self.optimizers = {"unet": build_optimizer(list(unet.parameters()), self.train_cfg)}
@@ -300,9 +300,6 @@ class DiffusionStage:
             fabric.clip_gradients(unet, opt, max_norm=tc.grad_clip, error_if_nonfinite=False)
         opt.step()
         return _mean_logs(logs)
-
-    def export_components(self, ema: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
-        return {"autoencoder": self.cache.autoencoder_state(), "unet": ema["unet"].state_dict()}
 
 
 STAGES = {"autoencoder": AutoencoderStage, "diffusion": DiffusionStage}

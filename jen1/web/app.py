@@ -88,7 +88,7 @@ def build_app(
     """
     import gradio as gr
 
-    from jen1.diffusion.generate import SAMPLERS
+    from jen1.diffusion.samplers import SAMPLERS
     from jen1.web.plots import render_audio_image
 
     settings = settings or ServerSettings()

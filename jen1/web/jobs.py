@@ -8,11 +8,10 @@ shows it as a ``gr.Error`` and the API returns it as ``{"error": message}``.
 
 from __future__ import annotations
 
-import math
-import secrets
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,17 @@ import numpy as np
 
 from jen1.audio import SAMPLE_RATE
 from jen1.errors import AudioError, Jen1Error
+from jen1.request import (
+    ContinueRequest,
+    GenerateRequest,
+    InpaintRequest,
+    Request,
+    RequestError,
+    SamplingParams,
+)
 from jen1.web.settings import ServerSettings
 
 ProgressFn = Callable[[int, int], None]
-MAX_PROMPT_CHARS = 2000
-MAX_SEED = 2**63 - 1
 BUSY_MESSAGE = "the server is busy: the queue is full, try again in a moment"
 READABLE = "WAV, FLAC, OGG or MP3"
 
@@ -36,17 +41,6 @@ class BusyError(Jen1Error):
 
 class UploadTooLargeError(Jen1Error):
     """An upload is over the server's size limit."""
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """Sampling settings of one request; ``None`` means the model's default."""
-
-    steps: int | None = None
-    cfg_scale: float | None = None
-    sampler: str | None = None
-    seed: int | None = None
-    negative_prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,21 +71,33 @@ class Result:
         return self.wav.shape[-1] / SAMPLE_RATE
 
 
-def _number(value: Any, name: str, *, integer: bool = False) -> float | int | None:
-    """Empty -> None; numbers (or numeric strings) -> float/int; anything else -> Jen1Error."""
+WEB_NAMES = {"cfg_scale": "cfg"}  # request fields as the UI and the HTTP API name them
+
+
+def _number(value: Any, name: str, *, integer: bool = False) -> Any:
+    """A widget or JSON value for a number: blank -> None; a numeric string -> int or float.
+
+    Whole-number strings (``"9223372036854775807"``) become ints exactly, never through a
+    float; everything else is left to the request's checks (:mod:`jen1.request`).
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
     try:
-        x = float(value)
-    except (TypeError, ValueError):
+        return int(text) if integer and text.lstrip("+-").isdigit() else float(text)
+    except ValueError:
         raise Jen1Error(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(x):
-        raise Jen1Error(f"{name} must be a finite number, got {value!r}")
-    if integer:
-        if x != int(x):
-            raise Jen1Error(f"{name} must be a whole number, got {value!r}")
-        return int(x)
-    return x
+
+
+@contextlib.contextmanager
+def _web_names(extra: dict[str, str] | None = None) -> Iterator[None]:
+    """Request errors with the fields spelled as the UI and the HTTP API spell them."""
+    try:
+        yield
+    except RequestError as e:
+        raise e.renamed({**WEB_NAMES, **(extra or {})}) from None
 
 
 def parse_sampling(
@@ -100,38 +106,17 @@ def parse_sampling(
     sampler: Any = None,
     seed: Any = None,
     negative_prompt: Any = None,
-) -> Sampling:
-    """Check the sampling settings of a request (from UI widgets or JSON) -> :class:`Sampling`."""
-    from jen1.diffusion.generate import get_sampler
-
-    steps_i = _number(steps, "steps", integer=True)
-    if steps_i is not None and not 1 <= steps_i <= 1000:
-        raise Jen1Error(f"steps must be between 1 and 1000, got {steps_i}")
-    cfg = _number(cfg_scale, "cfg", integer=False)
-    if cfg is not None and not 0 <= cfg <= 50:
-        raise Jen1Error(f"cfg must be between 0 and 50, got {cfg}")
-    seed_i = _number(seed, "seed", integer=True)
-    if seed_i is not None and not 0 <= seed_i <= MAX_SEED:
-        raise Jen1Error(f"seed must be between 0 and 2**63 - 1, got {seed_i}")
-    if sampler is not None and not isinstance(sampler, str):
-        raise Jen1Error(f"sampler must be a name, got {sampler!r}")
-    sampler = sampler.strip() if sampler else None
-    if sampler:
-        get_sampler(sampler)
-    neg = _text(negative_prompt, "negative prompt")
-    return Sampling(steps_i, cfg, sampler or None, seed_i, neg)
-
-
-def _text(value: Any, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Jen1Error(f"the {name} must be text, got {type(value).__name__}")
-    if len(value) > MAX_PROMPT_CHARS:
-        raise Jen1Error(
-            f"the {name} is {len(value)} characters long; the limit is {MAX_PROMPT_CHARS}"
-        )
-    return value.strip() or None
+) -> SamplingParams:
+    """The sampling settings of a request (from UI widgets or JSON), checked."""
+    values = (
+        _number(steps, "steps", integer=True),
+        _number(cfg_scale, "cfg"),
+        sampler if sampler is None or not isinstance(sampler, str) else sampler.strip() or None,
+        _number(seed, "seed", integer=True),
+        negative_prompt,
+    )
+    with _web_names({"negative_prompt": "the negative prompt"}):
+        return SamplingParams(*values)
 
 
 def load_upload(path: str | Path, settings: ServerSettings, name: str | None = None) -> np.ndarray:
@@ -211,66 +196,52 @@ class ModelRunner:
         return self._admitted
 
     # --- jobs ---------------------------------------------------------------------------------
-    def _defaults(self, s: Sampling) -> tuple[int, float, str, int]:
-        d = self.pipeline.cfg.sampling
-        seed = s.seed if s.seed is not None else secrets.randbelow(2**31)
-        return (
-            d.steps if s.steps is None else s.steps,
-            d.cfg_scale if s.cfg_scale is None else s.cfg_scale,
-            d.sampler if s.sampler is None else s.sampler,
-            seed,
-        )
+    def _run(
+        self,
+        req: Request,
+        audio: np.ndarray | None,
+        callback: ProgressFn | None,
+        region: Callable[[np.ndarray], tuple[float, float]],
+    ) -> Result:
+        """Resolve ``req`` against the model (errors before the slot), run it in a slot."""
+        import torch
 
-    def _check_seconds(self, seconds: Any, name: str) -> float:
-        x = _number(seconds, name)
-        if x is None:
-            x = float(self.pipeline.cfg.sampling.seconds)
+        cfg = self.pipeline.cfg
+        with _web_names(self._names.get(req.task)):
+            req = req.resolve(cfg) if audio is None else req.resolve(cfg, audio.shape)
+        with self._slots:
+            t0 = time.perf_counter()
+            out = torch.cat(list(self.pipeline.stream(req, audio, callback=callback)), dim=-1)
+            elapsed = time.perf_counter() - t0
+        wav = out[0].detach().float().cpu().numpy()
+        s = req.sampling
+        prompt = req.prompts[0] if req.prompts else ""
+        args = (s.seed, s.steps, s.cfg_scale, s.sampler, elapsed, region(wav))
+        return Result(req.task, wav, prompt, *args)
+
+    _names = {"generate": {"seconds": "duration"}, "continue": {"seconds": "seconds to add"}}
+
+    def _check_server_seconds(self, seconds: float | None, name: str) -> float:
+        """The server's own limit on durations (``--max-seconds``), beyond the request's."""
+        x = float(self.pipeline.cfg.sampling.seconds) if seconds is None else seconds
         if not 0 < x <= self.settings.max_seconds:
             raise Jen1Error(
                 f"{name} must be more than 0 and at most {self.settings.max_seconds:g} s, got {x:g}"
             )
-        return float(x)
-
-    def _run(
-        self,
-        task: str,
-        prompt: str | None,
-        sampling: Sampling,
-        call: Callable[[dict], Any],
-        region: Callable[[np.ndarray], tuple[float, float]],
-    ) -> Result:
-        steps, cfg_scale, sampler, seed = self._defaults(sampling)
-        kwargs = {
-            "steps": steps,
-            "cfg_scale": cfg_scale,
-            "sampler": sampler,
-            "seed": seed,
-            "negative_prompt": sampling.negative_prompt,
-        }
-        with self._slots:
-            t0 = time.perf_counter()
-            out = call(kwargs)
-            elapsed = time.perf_counter() - t0
-        wav = out[0].detach().float().cpu().numpy()
-        return Result(
-            task, wav, prompt or "", seed, steps, cfg_scale, sampler, elapsed, region(wav)
-        )
+        return x
 
     def generate(
-        self, prompt: Any, seconds: Any, sampling: Sampling, callback: ProgressFn | None = None
+        self,
+        prompt: Any,
+        seconds: Any,
+        sampling: SamplingParams,
+        callback: ProgressFn | None = None,
     ) -> Result:
         """Text-to-music: ``seconds`` of audio for ``prompt``."""
-        text = _text(prompt, "prompt")
-        if not text:
-            raise Jen1Error("the prompt is empty: describe the music to generate")
-        secs = self._check_seconds(seconds, "duration")
-        return self._run(
-            "generate",
-            text,
-            sampling,
-            lambda kw: self.pipeline.generate([text], secs, callback=callback, **kw),
-            lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE),
-        )
+        with _web_names(self._names["generate"]):
+            req = GenerateRequest(prompt, _number(seconds, "duration"), sampling)
+        self._check_server_seconds(req.seconds, "duration")
+        return self._run(req, None, callback, lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE))
 
     def inpaint(
         self,
@@ -278,49 +249,35 @@ class ModelRunner:
         start: Any,
         end: Any,
         prompt: Any,
-        sampling: Sampling,
+        sampling: SamplingParams,
         callback: ProgressFn | None = None,
     ) -> Result:
         """Regenerate ``[start, end)`` seconds of ``audio`` (2, L); the rest is kept."""
-        text = _text(prompt, "prompt")
         a, e = _number(start, "start"), _number(end, "end")
         if a is None or e is None:
             raise Jen1Error("choose the start and the end of the part to regenerate")
-        duration = audio.shape[-1] / SAMPLE_RATE
-        if not 0 <= a < e:
-            raise Jen1Error(f"start must be at least 0 and less than end (got {a:g} and {e:g})")
-        if e > duration + 1e-6:
-            raise Jen1Error(f"end {e:g} s is after the end of the audio ({duration:.2f} s)")
-        e = min(e, duration)
-        return self._run(
-            "inpaint",
-            text,
-            sampling,
-            lambda kw: self.pipeline.inpaint(audio, a, e, text, callback=callback, **kw),
-            lambda wav: (float(a), float(e)),
-        )
+        with _web_names():
+            req = InpaintRequest(a, e, prompt, sampling)
+        return self._run(req, audio, callback, lambda wav: (req.start, req.end))
 
     def continue_(
         self,
         audio: np.ndarray,
         seconds: Any,
         prompt: Any,
-        sampling: Sampling,
+        sampling: SamplingParams,
         callback: ProgressFn | None = None,
     ) -> Result:
         """Add ``seconds`` of music after ``audio`` (2, L)."""
-        text = _text(prompt, "prompt")
-        secs = self._check_seconds(seconds, "seconds to add")
+        secs = _number(seconds, "seconds to add")
+        with _web_names(self._names["continue"]):
+            default = self.pipeline.cfg.sampling.seconds
+            req = ContinueRequest(default if secs is None else secs, prompt, sampling)
+        self._check_server_seconds(req.seconds, "seconds to add")
         duration = audio.shape[-1] / SAMPLE_RATE
-        if duration + secs > self.settings.max_seconds + 1e-6:
+        if duration + req.seconds > self.settings.max_seconds + 1e-6:
             raise Jen1Error(
-                f"the result would be {duration + secs:.1f} s long; this server "
+                f"the result would be {duration + req.seconds:.1f} s long; this server "
                 f"makes at most {self.settings.max_seconds:g} s"
             )
-        return self._run(
-            "continue",
-            text,
-            sampling,
-            lambda kw: self.pipeline.continue_(audio, text, secs, callback=callback, **kw),
-            lambda wav: (duration, wav.shape[-1] / SAMPLE_RATE),
-        )
+        return self._run(req, audio, callback, lambda wav: (duration, wav.shape[-1] / SAMPLE_RATE))

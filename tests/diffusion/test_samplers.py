@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from jen1.config import DiffusionConfig
-from jen1.diffusion.generate import SAMPLERS, get_sampler
+from jen1.diffusion.samplers import SAMPLERS, get_sampler
 from jen1.diffusion.schedule import alpha_sigma, make_timesteps
 from jen1.errors import Jen1Error
 

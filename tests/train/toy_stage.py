@@ -77,8 +77,8 @@ class ToyStage:
             time.sleep(self.sleep)
         return {"loss": total}
 
-    def export_components(self, ema):
-        return {"net": ema["net"].state_dict()}
+    def prepare_run_dir(self, run_dir):
+        pass  # nothing to keep beside the checkpoints
 
 
 def main() -> None:
@@ -114,8 +114,6 @@ def main() -> None:
             compile=compile_,
         ),
     )
-    if res["rank"] == 1 or int(devices) == 1:
-        pass
     net = stage.modules["net"]
     flat = torch.cat([p.detach().flatten() for p in net.parameters()])
     torch.save(flat, Path(out) / f"params-rank{res['rank']}.pt")

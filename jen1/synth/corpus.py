@@ -23,17 +23,17 @@ from typing import Any
 import numpy as np
 
 from jen1.audio import SAMPLE_RATE, save_audio
-from jen1.data.captions import make_caption
-from jen1.data.composer import compose, orchestrate
+from jen1.synth.captions import make_caption
+from jen1.synth.composer import compose, orchestrate
 from jen1.data.metadata import METADATA, read_metadata, split_for, write_metadata
-from jen1.data.render import (
+from jen1.synth.render import (
     DEFAULT_SOUNDFONT,
     get_renderer,
     normalise_loudness,
     render_window,
     vary_mix,
 )
-from jen1.data.theory import key_name
+from jen1.synth.theory import key_name
 from jen1.errors import Jen1Error
 
 SYNTH_VERSION = 1  # bump when the output for a given seed changes
@@ -88,7 +88,7 @@ def plan_corpus(clips: int, seed: int, music21_share: float = 0.25) -> list[list
 
     Composer compositions give 1-3 clips, music21 works 2-4 (their parse is the slow part).
     """
-    from jen1.data.music21_source import CATEGORY_WEIGHTS, list_works
+    from jen1.synth.music21_source import CATEGORY_WEIGHTS, list_works
 
     works = list_works() if music21_share > 0 else {}
     cats = [c for c in CATEGORY_WEIGHTS if works.get(c)]
@@ -201,7 +201,7 @@ def _composer_clips(task: _Task, comp_id: str) -> list[tuple[Any, ...]]:
 
 
 def _music21_clips(task: _Task, work: str, cache_dir: Path) -> list[tuple[Any, ...]]:
-    from jen1.data.music21_source import arrange_piece, load_piece, loop_arrangement
+    from jen1.synth.music21_source import arrange_piece, load_piece, loop_arrangement
 
     piece = load_piece(work, cache_dir)
     out = []
@@ -358,7 +358,7 @@ def synthesize_corpus(
         soundfont: SF2 file (default ``/usr/share/sounds/sf2/FluidR3_GM.sf2``).
         progress: show a tqdm progress bar.
         music21_share: about this share of clips come from the music21 corpus (0 disables).
-        drum_kits: drum-kit SoundFonts (e.g. :data:`jen1.data.render.AVL_DRUM_KITS`); each
+        drum_kits: drum-kit SoundFonts (e.g. :data:`jen1.synth.render.AVL_DRUM_KITS`); each
             clip plays its drums from one of them or from the GM font, drawn per clip and
             stored as ``attributes.drum_kit``.
         vary: a random stereo width and spectral tilt per clip (:func:`vary_mix`), stored as

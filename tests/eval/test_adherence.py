@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval_signals import chord_progression, click_track, drum_groove
+from tests.eval.eval_signals import chord_progression, click_track, drum_groove
 from jen1.eval import adherence as A
 from jen1.eval import music as M
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jen1.data.render import AVL_DRUM_KITS, SoundFontRenderer, vary_mix
+from jen1.synth.render import AVL_DRUM_KITS, SoundFontRenderer, vary_mix
 
 GM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 needs_fonts = pytest.mark.skipif(
@@ -59,7 +59,7 @@ def test_vary_mix_changes_width_and_tilt_by_its_draw():
 
 @needs_fonts
 def test_corpus_with_kits_and_mix_records_them_and_reuses_clips(tmp_path):
-    from jen1.data.synth import synthesize_corpus
+    from jen1.synth.corpus import synthesize_corpus
 
     kw = dict(clips=3, seconds=2.0, soundfont=GM, progress=False, music21_share=0.0)
     s = synthesize_corpus(tmp_path, drum_kits=AVL_DRUM_KITS, vary=True, **kw)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from eval_signals import chord_progression, click_track
+from tests.eval.eval_signals import chord_progression, click_track
 from jen1.errors import Jen1Error
 from jen1.eval.generation import read_prompts, read_reference
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval_signals import chord_progression
+from tests.eval.eval_signals import chord_progression
 from jen1.errors import Jen1Error
 from jen1.eval.splice import boundary_jump, crop_regions, regions_fad
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jen1.data.captions import TEMPO_WORDS, style_words
+from jen1.synth.captions import TEMPO_WORDS, style_words
 from jen1.data.metadata import read_metadata
-from jen1.data.synth import plan_corpus, synthesize_corpus
-from jen1.data.theory import MAJOR_KEYS, MINOR_KEYS
+from jen1.synth.corpus import plan_corpus, synthesize_corpus
+from jen1.synth.theory import MAJOR_KEYS, MINOR_KEYS
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 pytestmark = pytest.mark.skipif(not TIMGM.exists(), reason="TimGM6mb soundfont not installed")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jen1.data.render import Arrangement, Note, Part
-from jen1.data.styles import GM_NAMES
-from jen1.data.theory import SCALES, Chord, voice_chord
+from jen1.synth.render import Arrangement, Note, Part
+from jen1.synth.styles import GM_NAMES
+from jen1.synth.theory import SCALES, Chord, voice_chord
 from jen1.fsutil import atomic_write_text
 
 CATEGORIES: dict[str, str] = {  # style name -> corpus path pattern (relative to the corpus root)

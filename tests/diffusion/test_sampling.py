@@ -9,11 +9,13 @@ import torch
 
 from jen1.conditioning.conditions import Conditions
 from jen1.config import load_config
-from jen1.diffusion.generate import sample_latents
+from jen1.diffusion.sampling import sample_latents
 from jen1.diffusion.layers import CrossAttention
 from jen1.diffusion.train_step import diffusion_train_step
 from jen1.diffusion.unet import UNet1D
+from jen1.models import build_unet
 from jen1.errors import Jen1Error
+from jen1.request import SamplingParams
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def one_thread():
 
 def _random_unet(cfg, seed=0):
     torch.manual_seed(seed)
-    unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim).eval()
+    unet = build_unet(cfg).eval()
     with torch.no_grad():
         for p in unet.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -50,7 +52,13 @@ def test_known_frames_kept_seeded_and_progress(tiny_config, sampler):
     unet = _random_unet(cfg)
     known, mask, emb, tmask = _inputs(cfg)
     calls = []
-    kwargs = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, sampler=sampler, steps=3)
+    kwargs = dict(
+        known=known,
+        mask=mask,
+        text_emb=emb,
+        text_mask=tmask,
+        params=SamplingParams(steps=3, sampler=sampler),
+    )
     a = sample_latents(
         unet,
         cfg.diffusion,
@@ -72,11 +80,11 @@ def test_cfg_batches_branches_and_scale_one_skips_uncond(tiny_config):
     batches = []
     unet.register_forward_pre_hook(lambda m, args: batches.append(args[0].shape[0]))
     known, mask, emb, tmask = _inputs(cfg)
-    common = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, sampler="ddim", steps=2)
-    sample_latents(unet, cfg.diffusion, **common, cfg_scale=3.0)
+    common = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask)
+    sample_latents(unet, cfg.diffusion, **common, params=SamplingParams(2, 3.0, "ddim"))
     assert batches == [4, 4]
     batches.clear()
-    sample_latents(unet, cfg.diffusion, **common, cfg_scale=1.0)
+    sample_latents(unet, cfg.diffusion, **common, params=SamplingParams(2, 1.0, "ddim"))
     assert batches == [2, 2]
     batches.clear()
     neg = torch.randn(1, 6, cfg.text.dim)
@@ -84,6 +92,7 @@ def test_cfg_batches_branches_and_scale_one_skips_uncond(tiny_config):
         unet,
         cfg.diffusion,
         **common,
+        params=SamplingParams(steps=2, sampler="ddim"),
         neg_text_emb=neg,
         neg_text_mask=torch.ones(1, 6, dtype=torch.bool),
         causal=True,
@@ -118,7 +127,13 @@ def test_text_keys_computed_once_per_run_and_outputs_unchanged(tiny_config, bf16
     layers = [m for m in unet.modules() if isinstance(m, CrossAttention)]
     for layer in layers:
         layer.kv.register_forward_hook(lambda *_: kv_calls.append(1))
-    kwargs = dict(known=known, mask=mask, text_emb=emb, text_mask=tmask, sampler="ddim", steps=3)
+    kwargs = dict(
+        known=known,
+        mask=mask,
+        text_emb=emb,
+        text_mask=tmask,
+        params=SamplingParams(steps=3, sampler="ddim"),
+    )
     with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
         cached = sample_latents(
             unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1)
@@ -148,15 +163,7 @@ def test_bad_arguments_raise(tiny_config):
     unet = _random_unet(cfg)
     known, mask, emb, tmask = _inputs(cfg)
     with pytest.raises(Jen1Error, match="sampler 'euler2': use one of ddim, dpmpp_2m, heun"):
-        sample_latents(
-            unet,
-            cfg.diffusion,
-            known=known,
-            mask=mask,
-            text_emb=emb,
-            text_mask=tmask,
-            sampler="euler2",
-        )
+        SamplingParams(sampler="euler2")
     with pytest.raises(Jen1Error, match="together"):
         sample_latents(
             unet,
@@ -216,8 +223,7 @@ def test_memorised_latent_is_generated_inpainted_and_continued(one_thread):
     common = dict(
         text_emb=emb.expand(2, -1, -1),
         text_mask=tmask.expand(2, -1),
-        steps=25,
-        cfg_scale=1.0,
+        params=SamplingParams(steps=25, cfg_scale=1.0),
         generator=torch.Generator().manual_seed(1),
     )
 

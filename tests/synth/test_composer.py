@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jen1.data.captions import TEMPLATE_COUNT, TEMPO_WORDS, make_caption, style_words
-from jen1.data.composer import compose, orchestrate
-from jen1.data.render import SoundFontRenderer, window_to_midi
-from jen1.data.styles import STYLES
-from jen1.data.theory import SCALES, parse_chord
+from jen1.synth.captions import TEMPLATE_COUNT, TEMPO_WORDS, make_caption, style_words
+from jen1.synth.composer import compose, orchestrate
+from jen1.synth.render import SoundFontRenderer, window_to_midi
+from jen1.synth.styles import STYLES
+from jen1.synth.theory import SCALES, parse_chord
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 

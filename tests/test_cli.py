@@ -32,6 +32,25 @@ def test_bad_arguments_one_line_exit_2():
     assert "Traceback" not in r.stderr
 
 
-def test_help_lists_commands():
+COMMANDS = (
+    "generate", "inpaint", "continue", "data", "train", "export", "reconstruct", "eval", "serve",
+    "info",
+)  # fmt: skip
+
+
+def test_help_lists_every_command():
     r = subprocess.run([sys.executable, "-m", "jen1.cli", "--help"], capture_output=True, text=True)
-    assert r.returncode == 0 and "info" in r.stdout
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    listed = [line.split()[0] for line in lines if line.startswith("    ") and line[4] != " "]
+    assert sorted(listed) == sorted(COMMANDS), listed
+
+
+def test_a_missing_command_module_is_an_import_error(monkeypatch):
+    import pytest
+
+    from jen1 import cli
+
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "jen1.commands.nosuch"))
+    with pytest.raises(ModuleNotFoundError, match="jen1.commands.nosuch"):
+        cli.build_parser()

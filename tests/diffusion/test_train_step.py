@@ -9,7 +9,7 @@ from torch import nn
 
 from jen1.conditioning.conditions import Conditions
 from jen1.diffusion.train_step import diffusion_train_step, run_unet_by_mode
-from jen1.diffusion.unet import UNet1D
+from jen1.models import build_unet
 
 
 class SpyUNet(nn.Module):
@@ -38,7 +38,7 @@ def _batch(cfg, batch=12, frames=40, seed=0):
 
 def test_real_unet_step_is_finite_seeded_and_backprops(tiny_config):
     cfg = tiny_config
-    unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
+    unet = build_unet(cfg)
     z, emb, mask = _batch(cfg)
     out = diffusion_train_step(unet, z, emb, mask, cfg.diffusion, torch.Generator().manual_seed(1))
     assert set(out) == {"loss", "loss_generate", "loss_inpaint", "loss_continue"}
@@ -91,7 +91,7 @@ def test_per_task_losses_only_for_present_tasks(tiny_config):
 def test_run_unet_by_mode_keeps_sample_order(tiny_config):
     cfg = tiny_config
     torch.manual_seed(0)
-    unet = UNet1D(cfg.unet, cfg.autoencoder.latent_dim, cfg.text.dim)
+    unet = build_unet(cfg)
     with torch.no_grad():
         for p in unet.parameters():
             p.add_(torch.randn_like(p) * 0.1)

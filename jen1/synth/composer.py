@@ -1,7 +1,7 @@
 """Seeded composer: style, key, tempo, chords, bass, melody and drums -> an :class:`Arrangement`.
 
 :func:`compose` draws the music of one composition from a seed (the style table in
-:mod:`jen1.data.styles`): a diatonic progression, voice-led chord patterns, a bass line, a
+:mod:`jen1.synth.styles`): a diatonic progression, voice-led chord patterns, a bass line, a
 motif-based melody on chord tones with passing notes, style drum patterns with fills, swing and a
 dynamics curve. :func:`orchestrate` then picks GM instruments, panning and balance for one
 rendering of it, so one composition can yield several clips with different instrumentation.
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jen1.data.render import Arrangement, Note, Part
-from jen1.data.styles import (
+from jen1.synth.render import Arrangement, Note, Part
+from jen1.synth.styles import (
     BASSES,
     COMPS,
     DRUM_KEYS,
@@ -29,7 +29,7 @@ from jen1.data.styles import (
     STYLES,
     StyleSpec,
 )
-from jen1.data.theory import (
+from jen1.synth.theory import (
     BLUES,
     PENTATONIC,
     SCALES,

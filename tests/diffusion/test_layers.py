@@ -6,24 +6,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from jen1.diffusion import layers
+from jen1.diffusion import ops
 from jen1.diffusion.layers import (
     Conv1d,
     CrossAttention,
     Downsample,
     FrameGroupNorm,
     Upsample,
-    pad1d,
     timestep_embedding,
 )
 
 
 def test_pad1d_causal_is_left_only_and_centred_is_split():
     x = torch.ones(1, 4, 1)  # (B, T, C) channels-last frames
-    assert pad1d(x, 3, causal=True)[0, :, 0].tolist() == [0, 0, 1, 1, 1, 1]
-    assert pad1d(x, 3, causal=False)[0, :, 0].tolist() == [0, 1, 1, 1, 1, 0]
-    assert pad1d(x, 2, 2, causal=False).shape[1] == 6  # dilation * (k - 1) frames
-    assert pad1d(x, 1, causal=True) is x
+    assert ops.pad1d(x, 3, causal=True)[0, :, 0].tolist() == [0, 0, 1, 1, 1, 1]
+    assert ops.pad1d(x, 3, causal=False)[0, :, 0].tolist() == [0, 1, 1, 1, 1, 0]
+    assert ops.pad1d(x, 2, 2, causal=False).shape[1] == 6  # dilation * (k - 1) frames
+    assert ops.pad1d(x, 1, causal=True) is x
 
 
 def test_causal_conv_is_the_centred_conv_delayed_by_one_frame():
@@ -43,8 +42,8 @@ def test_conv1d_frames_is_torch_conv1d_on_transposed_frames(dtype, kernel, strid
     w, b = torch.randn(6, 4, kernel, dtype=dtype), torch.randn(6, dtype=dtype)
     x = torch.randn(2, 13, 4, dtype=dtype)
     for causal in (False, True):
-        out = layers.conv1d_frames(x, w, b, stride=stride, dilation=dilation, causal=causal)
-        padded = pad1d(x, kernel, dilation, causal=causal).transpose(1, 2).double()
+        out = ops.conv1d_frames(x, w, b, stride=stride, dilation=dilation, causal=causal)
+        padded = ops.pad1d(x, kernel, dilation, causal=causal).transpose(1, 2).double()
         ref = F.conv1d(padded, w.double(), b.double(), stride=stride, dilation=dilation)
         assert out.dtype == dtype and out.shape == (2, -(-13 // stride), 6)
         tol = 1e-9 if dtype == torch.float64 else 0.05 * ref.abs().max().item()
@@ -62,7 +61,10 @@ def test_frames_last_weights_survive_loading_and_casting():
     assert torch.equal(conv.conv.weight, state["conv.weight"])
     x = torch.randn(2, 9, 4)
     ref = F.conv1d(
-        pad1d(x, 3, causal=True).transpose(1, 2), state["conv.weight"], state["conv.bias"], stride=2
+        ops.pad1d(x, 3, causal=True).transpose(1, 2),
+        state["conv.weight"],
+        state["conv.bias"],
+        stride=2,
     )
     assert torch.allclose(conv(x, causal=True), ref.transpose(1, 2), atol=1e-6)
     conv.to(torch.bfloat16)
@@ -74,12 +76,12 @@ def test_frames_last_weights_survive_loading_and_casting():
 def test_conv1d_frames_under_autocast_takes_the_matrix_product(monkeypatch):
     calls = []
     real = F.conv2d
-    monkeypatch.setattr(layers.F, "conv2d", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    monkeypatch.setattr(ops.F, "conv2d", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     w, x = torch.randn(6, 4, 3), torch.randn(2, 9, 4)
-    layers.conv1d_frames(x, w, None, causal=False)
+    ops.conv1d_frames(x, w, None, causal=False)
     assert calls == [1]  # float32: channels-last conv2d
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = layers.conv1d_frames(x, w, None, causal=False)
+        out = ops.conv1d_frames(x, w, None, causal=False)
     assert calls == [1] and out.dtype == torch.bfloat16  # bf16: no conv2d
 
 
@@ -154,7 +156,7 @@ def test_cpu_attention_matches_sdpa_with_masks_and_gradients(causal: bool, grad:
         mask = torch.rand(2, 1, 1, 9) > 0.4
         mask[..., 0] = True
     with torch.set_grad_enabled(grad):
-        ours = layers.attention(q, k, v, attn_mask=mask, is_causal=causal)
+        ours = ops.attention(q, k, v, attn_mask=mask, is_causal=causal)
         ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
     assert torch.allclose(ours, ref, atol=1e-10)
     if grad:
@@ -168,13 +170,13 @@ def test_cpu_attention_hands_long_sequences_to_sdpa(monkeypatch):
     calls = []
     real = F.scaled_dot_product_attention
     monkeypatch.setattr(
-        layers.F, "scaled_dot_product_attention", lambda *a, **kw: calls.append(1) or real(*a, **kw)
+        ops.F, "scaled_dot_product_attention", lambda *a, **kw: calls.append(1) or real(*a, **kw)
     )
     q = torch.randn(1, 1, 6, 4)
-    layers.attention(q, q, q, is_causal=True)
+    ops.attention(q, q, q, is_causal=True)
     assert not calls  # short: the plain three-op path
-    monkeypatch.setattr(layers, "CPU_SCORES_MAX", 16)
-    out = layers.attention(q, q, q, is_causal=True)
+    monkeypatch.setattr(ops, "CPU_SCORES_MAX", 16)
+    out = ops.attention(q, q, q, is_causal=True)
     assert calls and torch.allclose(out, real(q, q, q, is_causal=True), atol=1e-6)
 
 
@@ -183,7 +185,7 @@ def test_cpu_attention_in_bf16_stays_close_to_float32():
     q, k, v = (torch.randn(2, 4, 250, 64) for _ in range(3))
     ref = F.scaled_dot_product_attention(q, k, v)
     with torch.no_grad():
-        out = layers.attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+        out = ops.attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
     assert out.dtype == torch.bfloat16
     assert ((out.float() - ref).norm() / ref.norm()).item() < 0.02
 
@@ -208,7 +210,7 @@ def test_bf16_attention_with_padded_keys_matches_float64(mode: str):
     causal = mode == "causal"
     ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
     qb, kb, vb = (a.bfloat16().requires_grad_() for a in (q, k, v))
-    out = layers.attention(qb, kb, vb, attn_mask=mask, is_causal=causal)
+    out = ops.attention(qb, kb, vb, attn_mask=mask, is_causal=causal)
     assert out.shape == ref.shape and out.dtype == torch.bfloat16
     assert ((out.double() - ref).norm() / ref.norm()).item() < 0.02
     grads = torch.autograd.grad(out.float().square().sum(), (qb, kb, vb))
@@ -232,18 +234,18 @@ def test_cross_attention_keys_as_bias_match_bool_mask(dtype, monkeypatch):
     mask[:, 0] = True
     q = attn.q(attn.norm(x)).unflatten(-1, (attn.heads, -1)).transpose(1, 2)
     k, v = attn.kv(ctx).unflatten(-1, (2, attn.heads, -1)).permute(2, 0, 3, 1, 4)
-    ref = layers.attention(q, k, v, attn_mask=mask[:, None, None, :])
+    ref = ops.attention(q, k, v, attn_mask=mask[:, None, None, :])
     kp, vp, bias = attn.keys(ctx, mask, q)
     assert kp.shape[-2] == (64 if dtype == torch.bfloat16 else 45)
     assert bias.dtype == (dtype if dtype == torch.bfloat16 else torch.bool)
-    assert torch.equal(layers.attention(q, kp, vp, bias), ref)
-    float_bias = layers.key_padding_bias(mask, dtype)  # unpadded bias: padded inside
-    assert torch.equal(layers.attention(q, k, v, float_bias), ref)
+    assert torch.equal(ops.attention(q, kp, vp, bias), ref)
+    float_bias = ops.key_padding_bias(mask, dtype)  # unpadded bias: padded inside
+    assert torch.equal(ops.attention(q, k, v, float_bias), ref)
     cache = {}
     first = attn(x, ctx, mask, cache)
     assert list(cache) == [attn]
     assert torch.equal(attn(x, ctx * 0, mask * False, cache), first)  # the cached keys serve
     assert torch.equal(first, attn(x, ctx, mask))
-    monkeypatch.setattr(layers, "CPU_SCORES_MAX", 0)  # SDPA takes the padded keys and bias
-    sdpa = layers.attention(q, kp, vp, bias)
+    monkeypatch.setattr(ops, "CPU_SCORES_MAX", 0)  # SDPA takes the padded keys and bias
+    sdpa = ops.attention(q, kp, vp, bias)
     assert ((sdpa.float() - ref.float()).norm() / ref.float().norm()).item() < 0.02

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from eval_signals import music_like
+from tests.eval.eval_signals import music_like
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("musicnn") is None, reason="pip install --no-deps musicnn"

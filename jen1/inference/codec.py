@@ -1,0 +1,54 @@
+"""Waveform <-> normalised latents for inference: chunked, optionally under bf16 autocast."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+
+class LatentCodec:
+    """An autoencoder (with its fitted latent normaliser) used for inference on ``device``.
+
+    Encoding and decoding run in chunks (``cfg.chunk_seconds``), so memory stays flat with
+    duration; ``bf16`` runs them under bf16 autocast. Outputs are float32.
+    """
+
+    def __init__(self, autoencoder: nn.Module, device: torch.device, bf16: bool) -> None:
+        self.autoencoder = autoencoder.eval().requires_grad_(False)
+        self.device = device
+        self.bf16 = bf16
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    @torch.inference_mode()
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """(B, 2, L) waveform -> (B, C, T) normalised latents."""
+        with self.autocast():
+            z = self.autoencoder.encode_chunked(wav.to(self.device)).float()
+        return self.autoencoder.normalizer.normalize(z)
+
+    @torch.inference_mode()
+    def decode(self, z: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """(B, C, T) normalised latents -> (B, 2, L) waveform in [-1, 1]."""
+        z = self.autoencoder.normalizer.denormalize(z.float())
+        with self.autocast():
+            wav = self.autoencoder.decode_chunked(z, length=length)
+        return wav.float().clamp(-1, 1)
+
+    @torch.inference_mode()
+    def decode_stream(self, z: torch.Tensor, length: int | None = None) -> Iterator[torch.Tensor]:
+        """:meth:`decode` one decoder window at a time: (B, 2, n) pieces in order.
+
+        Concatenated they equal ``decode(z, length)``; memory holds one window.
+        """
+        z = self.autoencoder.normalizer.denormalize(z.float())
+        pieces = self.autoencoder.decode_stream(z, length=length)
+        while True:
+            with self.autocast():
+                piece = next(pieces, None)
+            if piece is None:
+                return
+            yield piece.float().clamp(-1, 1)

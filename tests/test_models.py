@@ -1,0 +1,36 @@
+"""The builders and strict loaders of jen1.models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from jen1.checkpoint import save_model_dir
+from jen1.errors import CheckpointError
+from jen1.models import build_autoencoder, build_unet, load_autoencoder, load_components
+
+
+def test_load_components_gives_the_saved_weights(tiny_model_dir):
+    from jen1.checkpoint import load_model_dir
+
+    cfg, mods = load_components(tiny_model_dir)
+    _, state = load_model_dir(tiny_model_dir)
+    assert set(mods) == {"autoencoder", "unet"}
+    for name, module in mods.items():
+        own = module.state_dict()
+        assert set(own) == set(state[name])
+        assert all(torch.equal(own[k], state[name][k]) for k in own)
+    _, ae = load_autoencoder(tiny_model_dir)
+    assert not ae.training and not any(p.requires_grad for p in ae.parameters())
+
+
+def test_a_renamed_tensor_is_a_one_line_error_naming_it(tmp_path, tiny_config):
+    unet = build_unet(tiny_config).state_dict()
+    key = next(iter(unet))
+    unet["renamed." + key] = unet.pop(key)
+    ae = build_autoencoder(tiny_config.autoencoder).state_dict()
+    save_model_dir(tmp_path / "m", tiny_config, {"autoencoder": ae, "unet": unet})
+    with pytest.raises(CheckpointError, match=r"unet weights do not match") as e:
+        load_components(tmp_path / "m")
+    assert key in str(e.value) and "\n" not in str(e.value)
+    load_components(tmp_path / "m", ("autoencoder",))  # the other component still loads
