@@ -24,7 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="a corpus directory (its test split is used) or a folder of audio files",
     )
     a.add_argument("--split", default="test")
-    a.add_argument("--n", type=int, default=50, help="at most this many clips")
+    a.add_argument(
+        "--n", type=int, default=50, help="at most this many clips, evenly spaced over the split"
+    )
     a.add_argument("--seconds", type=float, default=10.0, help="crop each clip to this length")
     a.add_argument("--json", type=Path, default=None, help="write the results here")
     a.add_argument(
@@ -59,6 +61,8 @@ def _files(data: Path, split: str, n: int) -> list[Path]:
         files = sorted(p for p in data.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
     if not files:
         raise Jen1Error(f"no {split} clips or audio files found in {data}")
+    if len(files) > n > 0:  # evenly spaced: a corpus lists its clips by source, in order
+        files = [files[i * len(files) // n] for i in range(n)]
     return files[:n]
 
 
