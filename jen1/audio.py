@@ -20,7 +20,6 @@ file.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from jen1.errors import AudioError
-from jen1.fsutil import atomic_write, check_writable
+from jen1.fsutil import atomic_write, check_writable, make_temp_beside
 
 SAMPLE_RATE = 48000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus")
@@ -213,11 +212,10 @@ def save_audio_stream(
     try:
         for p in paths:
             p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp" + p.suffix, dir=p.parent)
-            os.close(fd)
-            tmps.append(Path(tmp))
+            tmp = make_temp_beside(p)
+            tmps.append(tmp)
             fmt = _sound_format(p)
-            files.append(sf.SoundFile(tmp, "w", sample_rate, 2, subtype=subtype, format=fmt))
+            files.append(sf.SoundFile(str(tmp), "w", sample_rate, 2, subtype=subtype, format=fmt))
         for piece in pieces:
             if hasattr(piece, "detach"):
                 piece = piece.detach().float().cpu().numpy()

@@ -72,17 +72,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _outputs(args: argparse.Namespace) -> list[Path]:
     if args.batch < 1 or args.batch > 64:
         raise Jen1Error(f"--batch must be between 1 and 64, got {args.batch}")
+    from jen1.fsutil import check_output_path
+
     out: Path = args.output
-    if out.suffix.lower() != ".wav":
-        raise Jen1Error(f"the output must be a .wav file, got {out}")
+    check_output_path(out, overwrite=True)  # the suffix, folder and kind of path, once
     paths = (
         [out]
         if args.batch == 1
         else [out.with_name(f"{out.stem}-{k + 1}{out.suffix}") for k in range(args.batch)]
     )
     for p in paths:
-        if p.exists() and not args.overwrite:
-            raise Jen1Error(f"{p} already exists (pass --overwrite to replace it)")
+        check_output_path(p, overwrite=args.overwrite)
     return paths
 
 
