@@ -97,6 +97,38 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(data.T), int(sr)
 
 
+def check_wav_complete(path: Path) -> None:
+    """Raise :class:`AudioError` when a RIFF/WAVE file holds less audio than its header says.
+
+    libsndfile reads such a file without complaint, shortened (a download cut off, a disk that
+    filled up). Sizes of 0 or 0xFFFFFFFF (written by programs that stream to a pipe) and RF64
+    files are not checked.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        size = path.stat().st_size
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return  # no data chunk: soundfile reports that
+            cid, n = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if cid == b"data":
+                if n in (0, 0xFFFFFFFF):
+                    return
+                have = size - f.tell()
+                if n > have:
+                    raise AudioError(
+                        f"audio file is truncated: {path} holds {have} of the {n} bytes of "
+                        "audio its header promises"
+                    )
+                return
+            f.seek(n + (n & 1), 1)  # chunks are padded to an even size
+            if f.tell() > size:
+                return
+
+
 def load_audio(path: str | Path, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Load an audio file as float32 stereo (2, L) at ``sample_rate`` (default 48 kHz).
 
@@ -110,6 +142,7 @@ def load_audio(path: str | Path, *, sample_rate: int = SAMPLE_RATE) -> np.ndarra
         raise AudioError(f"expected an audio file, got a directory: {path}")
     if path.stat().st_size == 0:
         raise AudioError(f"audio file is empty (0 bytes): {path}")
+    check_wav_complete(path)
     data, sr = _read(path)
     if data.shape[1] == 0:
         raise AudioError(f"audio file has no samples: {path}")

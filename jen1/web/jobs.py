@@ -81,10 +81,14 @@ def _number(value: Any, name: str, *, integer: bool = False) -> float | int | No
     """Empty -> None; numbers (or numeric strings) -> float/int; anything else -> Jen1Error."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):  # JSON true/false: float(True) would pass as 1.0
+        raise Jen1Error(f"{name} must be a number, got {str(value).lower()}")
     try:
         x = float(value)
+    except OverflowError:  # an integer beyond float's range (10**400)
+        raise Jen1Error(f"{name} is too large a number") from None
     except (TypeError, ValueError):
-        raise Jen1Error(f"{name} must be a number, got {value!r}") from None
+        raise Jen1Error(f"{name} must be a number, got {value!r:.40}") from None
     if not math.isfinite(x):
         raise Jen1Error(f"{name} must be a finite number, got {value!r}")
     if integer:
