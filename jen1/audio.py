@@ -20,7 +20,6 @@ file.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from jen1.errors import AudioError
-from jen1.fsutil import atomic_write, check_writable
+from jen1.fsutil import atomic_write, check_writable, make_temp_beside
 
 SAMPLE_RATE = 48000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus")
@@ -98,6 +97,38 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(data.T), int(sr)
 
 
+def check_wav_complete(path: Path) -> None:
+    """Raise :class:`AudioError` when a RIFF/WAVE file holds less audio than its header says.
+
+    libsndfile reads such a file without complaint, shortened (a download cut off, a disk that
+    filled up). Sizes of 0 or 0xFFFFFFFF (written by programs that stream to a pipe) and RF64
+    files are not checked.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        size = path.stat().st_size
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return  # no data chunk: soundfile reports that
+            cid, n = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if cid == b"data":
+                if n in (0, 0xFFFFFFFF):
+                    return
+                have = size - f.tell()
+                if n > have:
+                    raise AudioError(
+                        f"audio file is truncated: {path} holds {have} of the {n} bytes of "
+                        "audio its header promises"
+                    )
+                return
+            f.seek(n + (n & 1), 1)  # chunks are padded to an even size
+            if f.tell() > size:
+                return
+
+
 def load_audio(path: str | Path, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Load an audio file as float32 stereo (2, L) at ``sample_rate`` (default 48 kHz).
 
@@ -111,6 +142,7 @@ def load_audio(path: str | Path, *, sample_rate: int = SAMPLE_RATE) -> np.ndarra
         raise AudioError(f"expected an audio file, got a directory: {path}")
     if path.stat().st_size == 0:
         raise AudioError(f"audio file is empty (0 bytes): {path}")
+    check_wav_complete(path)
     data, sr = _read(path)
     if data.shape[1] == 0:
         raise AudioError(f"audio file has no samples: {path}")
@@ -213,11 +245,10 @@ def save_audio_stream(
     try:
         for p in paths:
             p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp" + p.suffix, dir=p.parent)
-            os.close(fd)
-            tmps.append(Path(tmp))
+            tmp = make_temp_beside(p)
+            tmps.append(tmp)
             fmt = _sound_format(p)
-            files.append(sf.SoundFile(tmp, "w", sample_rate, 2, subtype=subtype, format=fmt))
+            files.append(sf.SoundFile(str(tmp), "w", sample_rate, 2, subtype=subtype, format=fmt))
         for piece in pieces:
             if hasattr(piece, "detach"):
                 piece = piece.detach().float().cpu().numpy()

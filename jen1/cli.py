@@ -9,12 +9,16 @@ traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from jen1 import __version__
+from jen1.commands import positive_int
 from jen1.errors import Jen1Error
 
 # Subcommand modules, in the order ``--help`` lists them.
@@ -46,12 +50,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jen1 {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch intra-op threads (default: all cores)"
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch intra-op threads, at most (default: the cores other programs leave free, "
+        "measured while jen1 runs)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:  # a missing module is an ImportError, never a quiet gap
         importlib.import_module(name).add_parser(sub)
     return parser
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C (a BaseException, so no ``except Exception`` stops
+    it), removing temporary files on the way out."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """While a command runs, SIGTERM raises :class:`Terminated` in the main thread instead of
+    killing the process where it stands (which left hidden ``.NAME.*.tmp.wav`` files)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _setup_process(args: argparse.Namespace) -> None:
@@ -88,15 +119,42 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     return args
 
 
+def check_text_arguments(args: argparse.Namespace) -> None:
+    """Raise a one-line :class:`Jen1Error` for an argument that is not valid UTF-8.
+
+    Python keeps undecodable bytes of ``argv`` as lone surrogates, which fail much later (in
+    the tokenizer, or printing the prompt) with a traceback.
+    """
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+                flag = name.replace("_", "-")
+                raise Jen1Error(f"{flag} is not valid UTF-8 text: {shown[:60]}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parse(parser, argv)
+    try:
+        check_text_arguments(args)
+    except Jen1Error as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
     _setup_process(args)
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_unwinds():
+            return int(args.func(args) or 0)
+    except Terminated:
+        sys.stderr.write("error: terminated\n")
+        return 128 + signal.SIGTERM
     except Jen1Error as e:
         if args.debug:
             raise

@@ -202,7 +202,9 @@ class SamplingParams:
                 )
         if cfg is not None:
             x = _as_float(cfg)
-            if x is None or not 0 <= x <= MAX_CFG_SCALE:  # NaN fails too
+            if x is None:
+                raise RequestError(f"cfg_scale must be a number, got {_show(cfg)}", "cfg_scale")
+            if not 0 <= x <= MAX_CFG_SCALE:  # NaN fails too
                 raise RequestError(
                     f"cfg_scale must be between 0 and {MAX_CFG_SCALE:g}, got {_show(cfg)}",
                     "cfg_scale",

@@ -164,4 +164,9 @@ def run_prepare(args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}")
     if s.unused_captions:
         print(f"warning: {s.unused_captions} caption rows name no audio file")
-    return 0 if s.files_kept else 1
+    if not s.files_kept:
+        from jen1.errors import Jen1Error
+
+        first = f" ({s.skipped[0][0]}: {s.skipped[0][1]})" if s.skipped else ""
+        raise Jen1Error(f"no file of {args.src_dir} was kept{first}")
+    return 0

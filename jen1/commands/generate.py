@@ -94,17 +94,17 @@ CLI_NAMES = {  # request fields -> the flags that set them, for error messages
 def _outputs(args: argparse.Namespace) -> list[Path]:
     if args.batch < 1 or args.batch > MAX_BATCH:
         raise Jen1Error(f"--batch must be between 1 and {MAX_BATCH}, got {args.batch}")
+    from jen1.fsutil import check_output_path
+
     out: Path = args.output
-    if out.suffix.lower() != ".wav":
-        raise Jen1Error(f"the output must be a .wav file, got {out}")
+    check_output_path(out, overwrite=True)  # the suffix, folder and kind of path, once
     paths = (
         [out]
         if args.batch == 1
         else [out.with_name(f"{out.stem}-{k + 1}{out.suffix}") for k in range(args.batch)]
     )
     for p in paths:
-        if p.exists() and not args.overwrite:
-            raise Jen1Error(f"{p} already exists (pass --overwrite to replace it)")
+        check_output_path(p, overwrite=args.overwrite)
     return paths
 
 
@@ -206,8 +206,8 @@ def _save_stream(args: argparse.Namespace, paths: list[Path], pieces, seed: int,
 def run_generate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     req = _request(args, lambda s: GenerateRequest((args.prompt,) * args.batch, args.seconds, s))
-    req = _resolve(args, req)
     paths = _outputs(args)
+    req = _resolve(args, req)
     return _save_stream(args, paths, _run(args, req, "generate"), req.sampling.seed, t0)
 
 

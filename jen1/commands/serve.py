@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=d.host,
         help="address to bind (0.0.0.0 exposes the server to your network)",
     )
-    p.add_argument("--port", type=int, default=d.port, help="TCP port")
+    p.add_argument("--port", type=int, default=d.port, help="TCP port (0: any free port)")
     p.add_argument(
         "--model",
         type=Path,
@@ -63,6 +63,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="longest audio generated, added or accepted as input",
     )
+    p.add_argument(
+        "--upload-timeout",
+        type=float,
+        default=d.upload_timeout,
+        metavar="S",
+        help="seconds an HTTP API request's body may take to arrive",
+    )
     p.set_defaults(func=run_serve)
 
 
@@ -92,6 +99,7 @@ def run_serve(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         max_upload_mb=args.max_upload_mb,
         max_seconds=args.max_seconds,
+        upload_timeout=args.upload_timeout,
     )
     try:
         import gradio  # noqa: F401

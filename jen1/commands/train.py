@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from jen1.commands import positive_int
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     fmt = argparse.ArgumentDefaultsHelpFormatter
@@ -30,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="autoencoder: a corpus directory; diffusion: a latent cache (jen1 data encode)",
     )
     p.add_argument("--out", required=True, type=Path, help="run directory (checkpoints, logs)")
-    p.add_argument("--max-steps", type=int, default=None, help="default: the config's max_steps")
+    p.add_argument(
+        "--max-steps", type=positive_int, default=None, help="default: the config's max_steps"
+    )
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.add_argument(
         "--init",
@@ -43,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--accelerator", default="cpu", help="cpu | gpu | auto")
     p.add_argument("--devices", default="1", help="processes per node (DDP when > 1)")
-    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--num-nodes", type=positive_int, default=1)
     p.add_argument("--strategy", default="auto", help="auto | ddp | ...")
     p.add_argument(
         "--precision",

@@ -11,7 +11,8 @@ the file, then ``default_caption``; a file with none is skipped.
 Segments: windows of ``segment_seconds`` every ``hop_seconds`` (default: the segment length). A
 remainder at the end of at least half a segment is kept as one more full window aligned to the
 end of the file (overlapping the previous one, no padding). A file shorter than a segment but at
-least half of one is kept whole, shorter (datasets pad crops). Shorter files are skipped, and so
+least half of one is kept whole, shorter (datasets pad crops). Shorter files are skipped with a
+reason naming that minimum (and `jen1 data prepare` fails when no file is kept), and so
 are segments whose RMS is below -50 dBFS (silence). Unreadable files are reported and skipped:
 one bad file never ends the run.
 """
@@ -55,6 +56,20 @@ class PrepareSummary:
     @property
     def hours(self) -> float:
         return self.audio_seconds / 3600
+
+
+def min_seconds(segment_seconds: float) -> float:
+    """The shortest file kept: half a segment (shorter ones would be mostly padding)."""
+    return segment_seconds / 2
+
+
+def too_short(seconds: float, segment_seconds: float) -> str:
+    """The skip reason of a file under :func:`min_seconds`, naming the minimum and the fix."""
+    return (
+        f"{seconds:.2f} s is shorter than the minimum of {min_seconds(segment_seconds):g} s "
+        f"(half of --segment-seconds {segment_seconds:g}; --segment-seconds "
+        f"{2 * seconds:.4g} or less keeps it)"
+    )
 
 
 def _read_caption_table(src_dir: Path) -> dict[str, str]:
@@ -178,9 +193,7 @@ def prepare_folder(
             continue
         spans = segment_starts(wav.shape[-1], seg, hop)
         if not spans:
-            summary.skipped.append(
-                (key, f"shorter than half a segment ({wav.shape[-1] / SAMPLE_RATE:.2f} s)")
-            )
+            summary.skipped.append((key, too_short(wav.shape[-1] / SAMPLE_RATE, segment_seconds)))
             continue
         kept = 0
         for k, (start, length) in enumerate(spans):

@@ -16,6 +16,8 @@ import torch
 from jen1.errors import Jen1Error
 
 VIEWS = ("left", "right", "mid", "side")
+# The largest STFT window of the metrics: shorter clips cannot be measured (reflect padding).
+MIN_SAMPLES = 2048
 
 
 def _views(wav: torch.Tensor) -> dict[str, torch.Tensor]:

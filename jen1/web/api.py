@@ -1,8 +1,10 @@
 """The HTTP API: ``POST /api/generate`` (JSON) and ``/api/inpaint``, ``/api/continue``
 (multipart) answer with the bytes of a WAV file; ``GET /api/health`` describes the server.
 
-Errors are ``{"error": "<one line>"}`` with status 400 (bad request), 411 (upload without
-Content-Length), 413 (upload too large), 503 (queue full: nothing ran, try again) or 500.
+Errors are ``{"error": "<one line>"}`` with status 400 (bad request), 408 (the body did not
+arrive within ``settings.upload_timeout`` seconds), 411 (upload without Content-Length), 413
+(upload too large), 503 (queue full: nothing ran, try again) or 500. A client that hangs up
+mid-request is one warning line in the server's log.
 Requests share the model slots with the web UI (see :class:`jen1.web.jobs.ModelRunner`).
 """
 
@@ -11,13 +13,14 @@ Requests share the model slots with the web UI (see :class:`jen1.web.jobs.ModelR
 
 import asyncio
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from jen1.errors import Jen1Error
-from jen1.audio import SAMPLE_RATE
+from jen1.audio import AUDIO_EXTENSIONS, SAMPLE_RATE
 from jen1.web.jobs import (
     BusyError,
     ModelRunner,
@@ -36,6 +39,23 @@ FIELDS = {
     "continue": ("audio", "prompt", "seconds", *SAMPLING_FIELDS),
 }
 FORM_OVERHEAD = 64 * 1024  # bytes of multipart framing and fields allowed beside the file
+MAX_NAME_CHARS = 100
+log = logging.getLogger("jen1.web")
+
+
+def upload_name(filename: str | None) -> str:
+    """What to call an uploaded file in messages: its last path part, printable, at most
+    :data:`MAX_NAME_CHARS` characters; "upload" when nothing usable is left (``..``, NUL)."""
+    name = (filename or "").replace("\\", "/").split("/")[-1]
+    name = "".join(c for c in name if c.isprintable())[:MAX_NAME_CHARS].strip()
+    return "upload" if name in ("", ".", "..") else name
+
+
+def upload_disk_name(name: str) -> str:
+    """The uploaded file's name on disk: fixed, with the name's suffix when it is an audio
+    one (the client's name never becomes a path: ``..``, 300 bytes or a NUL would break it)."""
+    suffix = Path(name).suffix.lower()
+    return "upload" + (suffix if suffix in AUDIO_EXTENSIONS else "")
 
 
 def _error(status: int, message: str):
@@ -82,6 +102,7 @@ def build_api(runner: ModelRunner):
     from starlette.concurrency import run_in_threadpool
     from starlette.datastructures import UploadFile
     from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
 
     settings = runner.settings
     slots = asyncio.Semaphore(settings.concurrency)  # admitted requests wait here, not in threads
@@ -105,12 +126,27 @@ def build_api(runner: ModelRunner):
         finally:
             runner.release()
 
-    async def read_json(request: Request) -> dict:
+    async def receive(read, what: str):
+        """Await reading the request body, within the upload timeout."""
         try:
-            data = json.loads(await request.body() or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            return await asyncio.wait_for(read(), timeout=settings.upload_timeout)
+        except asyncio.TimeoutError:
+            raise _HTTPError(
+                408, f"{what} did not arrive within {settings.upload_timeout:g} s"
+            ) from None
+        except ClientDisconnect:
+            raise _Disconnected() from None
+
+    async def read_json(request: Request) -> dict:
+        body = await receive(request.body, "the request body")
+        try:
+            data = json.loads(body or b"null")
+        except RecursionError:
+            raise Jen1Error("the JSON is nested too deeply") from None
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, integers over 4300 digits
+            hint = "a number has too many digits" if "digits" in str(e) else "not valid JSON"
             raise Jen1Error(
-                'the body must be JSON, e.g. {"prompt": "calm piano", "seconds": 5}'
+                f'the body must be JSON, e.g. {{"prompt": "calm piano", "seconds": 5}} ({hint})'
             ) from None
         if not isinstance(data, dict):
             raise Jen1Error('the body must be a JSON object, e.g. {"prompt": "calm piano"}')
@@ -124,7 +160,9 @@ def build_api(runner: ModelRunner):
         if int(length) > settings.max_upload_bytes + FORM_OVERHEAD:
             check_upload_size(int(length) - FORM_OVERHEAD, settings, "the upload")
         try:
-            form = await request.form(max_files=1, max_fields=len(FIELDS[task]))
+            form = await receive(
+                lambda: request.form(max_files=1, max_fields=len(FIELDS[task])), "the upload"
+            )
         except HTTPException as e:  # malformed multipart, too many parts
             raise _HTTPError(e.status_code, f"bad form: {e.detail}") from None
         fields = {k: v for k, v in form.multi_items()}
@@ -134,9 +172,9 @@ def build_api(runner: ModelRunner):
             raise Jen1Error(
                 "send the audio file as the form field 'audio' (curl -F audio=@song.wav)"
             )
-        name = Path(upload.filename or "upload").name
+        name = upload_name(upload.filename)
         tmp = Path(tempfile.mkdtemp(prefix="jen1-upload-"))
-        path = tmp / (name or "upload")
+        path = tmp / upload_disk_name(name)
         try:
             with path.open("wb") as f:
                 await run_in_threadpool(shutil.copyfileobj, upload.file, f)
@@ -172,6 +210,10 @@ def build_api(runner: ModelRunner):
         try:
             data = await read_json(request)
             _check_fields("generate", data)
+        except _HTTPError as e:
+            return _error(e.status, e.message)
+        except _Disconnected:
+            return _hung_up(request)
         except Jen1Error as e:
             return _error(400, str(e))
 
@@ -192,6 +234,8 @@ def build_api(runner: ModelRunner):
             fields, path, name, tmp = await read_form(request, task)
         except _HTTPError as e:
             return _error(e.status, e.message)
+        except _Disconnected:
+            return _hung_up(request)
         except Jen1Error as e:
             return _refused(e)
 
@@ -235,3 +279,13 @@ class _HTTPError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
+
+
+class _Disconnected(Exception):
+    """The client hung up before its request had arrived."""
+
+
+def _hung_up(request):
+    client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    log.warning("jen1 serve: %s hung up mid-request on %s", client, request.url.path)
+    return _error(400, "the client disconnected")  # nobody reads it; keeps the route's contract

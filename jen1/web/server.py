@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -55,26 +56,37 @@ def create_server_app(pipeline: Any, settings: ServerSettings, results_dir: str 
     )
 
 
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: a free one the system picks); a one-line
+    :class:`Jen1Error` when it cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+        s.listen(2048)
+    except OSError as e:
+        s.close()
+        raise Jen1Error(
+            f"cannot listen on {host}:{port} ({e.strerror}); pass another --port or --host"
+        ) from None
+    return s
+
+
 def check_port(host: str, port: int) -> None:
     """Raise a one-line :class:`Jen1Error` when ``host:port`` cannot be bound."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as e:
-            raise Jen1Error(
-                f"cannot listen on {host}:{port} ({e.strerror}); pass another --port or --host"
-            ) from None
+    bind_socket(host, port).close()
 
 
 def serve(pipeline: Any, settings: ServerSettings) -> None:
     """Serve until interrupted (Ctrl-C). Result files live in a temporary directory that is
-    removed on exit, unless ``settings.results_dir`` is given."""
+    removed on exit, unless ``settings.results_dir`` is given. ``settings.port`` 0 binds a
+    free port; the line printed on start names the port actually bound."""
     import uvicorn
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # this process is the server
-    check_port(settings.host, settings.port)
+    sock = bind_socket(settings.host, settings.port)
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1])  # the port bound
     tmp = None if settings.results_dir else tempfile.mkdtemp(prefix="jen1-web-")
     results_dir = settings.results_dir or tmp
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit through Python instead, so
@@ -97,12 +109,13 @@ def serve(pipeline: Any, settings: ServerSettings) -> None:
             "Ctrl-C stops)",
             flush=True,
         )
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl-C is how a server is meant to stop
         print("stopped", flush=True)
     finally:
         if main and previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        sock.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -23,6 +23,8 @@ class ServerSettings:
         history: how many recent results each browser tab lists.
         keep_results: result files kept on disk by the server (oldest are deleted first).
         results_dir: where result WAVs are written; ``None`` makes a temporary directory.
+        upload_timeout: seconds an HTTP API request's body may take to arrive (a stalled
+            upload is answered 408 and its connection freed).
     """
 
     host: str = "127.0.0.1"
@@ -34,6 +36,7 @@ class ServerSettings:
     history: int = 20
     keep_results: int = 200
     results_dir: Path | None = None
+    upload_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -46,6 +49,10 @@ class ServerSettings:
             raise Jen1Error(f"--max-upload-mb must be between 0 and 4096, got {self.max_upload_mb}")
         if not 0 < self.max_seconds <= 3600:
             raise Jen1Error(f"--max-seconds must be between 0 and 3600, got {self.max_seconds}")
+        if not 0 < self.upload_timeout <= 3600:
+            raise Jen1Error(
+                f"--upload-timeout must be between 0 and 3600 s, got {self.upload_timeout}"
+            )
         if self.history < 1 or self.keep_results < 1:
             raise Jen1Error("history and keep_results must be at least 1")
 
