@@ -72,10 +72,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     r.set_defaults(func=run_prepare)
 
-    # `jen1 data encode` (latent cache for diffusion training) lives in its own module.
-    from jen1.commands import data_encode
+    # `jen1 data encode` (latent cache) and `jen1 data caption` live in their own modules.
+    from jen1.commands import data_caption, data_encode
 
     data_encode.register(data_sub)
+    data_caption.register(data_sub)
 
 
 def _print_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
