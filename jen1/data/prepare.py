@@ -6,8 +6,8 @@ stereo (:func:`jen1.audio.load_audio`), cut into segments and written as 16-bit 
 
 Captions, first match wins: a ``metadata.jsonl`` or ``metadata.csv`` at the root of ``src_dir``
 (fields ``path`` relative to ``src_dir`` and ``caption``; a row's estimated ``attributes``, as
-``jen1 data caption`` writes them, are carried to its segments), then a sidecar ``<stem>.txt``
-next to the file, then ``default_caption``; a file with none is skipped.
+``jen1 data caption`` writes them, go to its segments as ``attributes.estimated``), then a
+sidecar ``<stem>.txt`` next to the file, then ``default_caption``; a file with none is skipped.
 
 Segments: windows of ``segment_seconds`` every ``hop_seconds`` (default: the segment length). A
 remainder at the end of at least half a segment is kept as one more full window aligned to the
@@ -34,7 +34,9 @@ from jen1.errors import Jen1Error
 
 SILENCE_DBFS = -50.0
 # Estimated attributes of a metadata.jsonl row (as `jen1 data caption` writes) that every segment
-# of the file inherits, marked ``estimated``; file-level ones (length, loudness) are not carried.
+# of the file inherits under ``attributes["estimated"]``: kept apart from the true labels of the
+# synth corpus (bpm, key, ...), which evaluation compares against. File-level ones (length,
+# loudness) are not carried.
 CARRIED_ATTRIBUTES = ("bpm", "key", "mode", "meter", "instruments", "families", "genres")
 
 
@@ -99,7 +101,7 @@ def _row_attributes(src_dir: Path) -> dict[str, dict]:
             attrs = json.loads(line).get("attributes") if line.strip() else None
             if isinstance(attrs, dict) and any(k in attrs for k in CARRIED_ATTRIBUTES):
                 carried = {k: attrs[k] for k in CARRIED_ATTRIBUTES if k in attrs}
-                out[_norm(json.loads(line)["path"])] = {**carried, "estimated": True}
+                out[_norm(json.loads(line)["path"])] = {"estimated": carried}
     return out
 
 

@@ -118,10 +118,10 @@ def test_prepare_reads_the_captioned_folder(tmp_path, tagger):
     recs = read_metadata(tmp_path / "prepared" / "metadata.jsonl")
     by_source = {r["attributes"]["source"]: r["caption"] for r in recs}
     assert by_source == {f"file:{p}": r["caption"] for p, r in written.items()}
-    for r in recs:  # the estimated labels travel with each segment, marked as estimated
+    for r in recs:  # the estimated labels travel with each segment, apart from true labels
         est = written[r["attributes"]["source"][len("file:") :]]["attributes"]
-        assert r["attributes"]["bpm"] == est["bpm"] and r["attributes"]["estimated"] is True
-        assert "lufs" not in r["attributes"]
+        assert r["attributes"]["estimated"]["bpm"] == est["bpm"]
+        assert "bpm" not in r["attributes"] and "lufs" not in r["attributes"]["estimated"]
 
 
 def test_cli_empty_folder_is_a_one_line_error(tmp_path, capsys):
