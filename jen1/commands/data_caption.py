@@ -43,6 +43,8 @@ def run_caption(args: argparse.Namespace) -> int:
         f"kept {s.kept_existing} existing captions, {len(s.failed)} failed; "
         f"{s.wall_seconds:.1f} s"
     )
+    if s.out.resolve() != (args.src_dir / "metadata.jsonl").resolve():
+        print(f"note: `jen1 data prepare` reads {args.src_dir / 'metadata.jsonl'}, not {s.out}")
     for path, reason in s.failed:
         print(f"skipped {path}: {reason}")
     if s.kept_existing and not args.overwrite:

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jen1.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
+import numpy as np
+
+from jen1.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, audio_info, load_audio, resample, to_stereo
 from jen1.data.autocaption import (
     analyse,
     compose_caption,
@@ -35,11 +37,12 @@ from jen1.data.autocaption import (
 )
 from jen1.data.metadata import METADATA
 from jen1.data.prepare import _find_audio, _norm, _read_caption_table
-from jen1.errors import Jen1Error
+from jen1.errors import AudioError, Jen1Error
 from jen1.fsutil import atomic_write_text
 
 CAPTIONED_BY = "jen1 data caption"
 _SAVE_EVERY = 20  # files between rewrites of the output
+MAX_SECONDS = 120.0  # longer files are analysed on their middle two minutes
 
 
 @dataclass
@@ -86,14 +89,41 @@ def _write(path: Path, lines: list[str]) -> None:
     os.chmod(path, mode)  # the temporary file was created 0600
 
 
+def load_excerpt(path: Path, max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, float]:
+    """The middle ``max_seconds`` of a file as (2, L) at 48 kHz (all of a shorter one), and the
+    file's length in seconds. Only the excerpt is decoded, so an hour-long file costs as much
+    as a two-minute one.
+
+    Raises:
+        AudioError: the file cannot be read as audio.
+    """
+    import soundfile as sf
+
+    info = audio_info(path)
+    if info["seconds"] <= max_seconds:
+        wav = load_audio(path)
+        return wav, wav.shape[-1] / SAMPLE_RATE
+    sr = info["sample_rate"]
+    n = round(max_seconds * sr)
+    try:
+        data, _ = sf.read(
+            str(path), start=(info["frames"] - n) // 2, frames=n, dtype="float32", always_2d=True
+        )
+    except Exception as e:  # as jen1.audio: soundfile raises several kinds
+        raise AudioError(f"cannot read audio file {path}: {e}") from None
+    if data.shape[0] == 0 or not np.all(np.isfinite(data)):
+        raise AudioError(f"audio file has no readable samples in its middle: {path}")
+    return resample(to_stereo(np.ascontiguousarray(data.T)), sr), info["seconds"]
+
+
 def describe_file(path: Path, rel: str, tagger: Any, *, seed: int = 0) -> dict[str, Any]:
     """Caption and attributes of one audio file (``rel``: its path relative to the folder).
 
     Raises:
         Jen1Error: the file cannot be read as audio.
     """
-    wav = load_audio(path)
-    attrs = analyse(wav, tagger, SAMPLE_RATE)
+    wav, seconds = load_excerpt(path)
+    attrs = analyse(wav, tagger, SAMPLE_RATE, max_seconds=MAX_SECONDS)
     tags = embedded_tags(path)
     names = name_words(rel)
     title = tags.get("title") or names["file"]
@@ -101,7 +131,7 @@ def describe_file(path: Path, rel: str, tagger: Any, *, seed: int = 0) -> dict[s
     genre = tags.get("genre", "").lower() or None
     caption = compose_caption(attrs, rng_for(rel, seed), title=title, album=album, genre=genre)
     attrs.update(
-        seconds=round(wav.shape[-1] / SAMPLE_RATE, 3),
+        seconds=round(seconds, 3),
         file_tags=tags,
         name_words=names,
         source=f"file:{rel}",
@@ -166,29 +196,31 @@ def caption_folder(
         tagger = MusicnnMTT.from_package()
     lines = [line for _, line in rows]
     index = {p: i for i, (p, _) in enumerate(rows) if p}  # path -> line to replace
-    done_since_save = 0
-    for path, rel, had in tqdm(todo, disable=not progress, unit="file", desc="caption"):
-        try:
-            row = describe_file(path, rel, tagger, seed=seed)
-        except Jen1Error as e:
-            summary.failed.append((rel, str(e)))
-            continue
-        except Exception as e:  # noqa: BLE001 - a decoder crash on an odd file skips that file
-            summary.failed.append((rel, f"cannot read: {type(e).__name__}: {e}"))
-            continue
-        line = json.dumps(row, ensure_ascii=False)
-        if rel in index:
-            lines[index[rel]] = line
-        else:
-            index[rel] = len(lines)
-            lines.append(line)
-        summary.captioned += 1
-        summary.replaced += had
-        done_since_save += 1
-        if done_since_save >= _SAVE_EVERY:
+    unsaved = 0
+    try:
+        for path, rel, had in tqdm(todo, disable=not progress, unit="file", desc="caption"):
+            try:
+                row = describe_file(path, rel, tagger, seed=seed)
+            except Jen1Error as e:
+                summary.failed.append((rel, str(e)))
+                continue
+            except Exception as e:  # noqa: BLE001 - a decoder crash on an odd file skips it
+                summary.failed.append((rel, f"cannot read: {type(e).__name__}: {e}"))
+                continue
+            line = json.dumps(row, ensure_ascii=False)
+            if rel in index:
+                lines[index[rel]] = line
+            else:
+                index[rel] = len(lines)
+                lines.append(line)
+            summary.captioned += 1
+            summary.replaced += had
+            unsaved += 1
+            if unsaved >= _SAVE_EVERY:
+                _write(out, lines)
+                unsaved = 0
+    finally:  # an interrupted run keeps the captions it finished
+        if unsaved:
             _write(out, lines)
-            done_since_save = 0
-    if done_since_save:
-        _write(out, lines)
     summary.wall_seconds = time.perf_counter() - t0
     return summary

@@ -181,3 +181,36 @@ def test_bench_captions_tiny(corpus, tmp_path, capsys):
     saved = json.loads(out.read_text())
     assert set(saved["families"]) >= {"drums", "guitar", "keys", "micro"}
     assert "| tempo within 4% |" in capsys.readouterr().out
+
+
+def test_long_files_are_read_in_the_middle_only(tmp_path):
+    from jen1.data.caption_folder import load_excerpt
+
+    sr = 44100
+    x = np.zeros(6 * sr)
+    x[2 * sr : 4 * sr] = 0.5  # only the middle two seconds are loud
+    sf.write(tmp_path / "long.wav", x, sr)
+    wav, seconds = load_excerpt(tmp_path / "long.wav", max_seconds=2.0)
+    assert wav.shape == (2, 96000) and seconds == pytest.approx(6.0)
+    assert np.abs(wav[:, 1000:-1000]).min() > 0.4
+
+
+def test_an_interrupted_run_keeps_what_it_finished(tmp_path, tagger):
+    for name in ("a.wav", "b.wav", "c.wav"):
+        sf.write(tmp_path / name, _tone(), 48000)
+
+    class Interrupting:
+        calls = 0
+
+        def embed(self, *args, **kwargs):
+            Interrupting.calls += 1
+            if Interrupting.calls == 2:
+                raise KeyboardInterrupt
+            return tagger.embed(*args, **kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        caption_folder(tmp_path, progress=False, tagger=Interrupting())
+    rows = (tmp_path / "metadata.jsonl").read_text().splitlines()
+    assert [json.loads(r)["path"] for r in rows] == ["a.wav"]
+    s = caption_folder(tmp_path, progress=False, tagger=tagger)  # the re-run goes on
+    assert (s.captioned, s.kept_existing) == (2, 1)
