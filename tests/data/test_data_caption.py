@@ -162,6 +162,11 @@ def test_name_words_and_varied_wording():
     caps = {compose_caption(attrs, rng_for(f"f{i}.wav")) for i in range(30)}
     assert len(caps) > 10 and all("122" in c for c in caps)
     assert all("D minor" in c for c in caps)
+    from jen1.conditioning.controls import parse_prompt
+
+    for c in caps:  # the controls parser reads the captions back
+        got = parse_prompt(c)
+        assert (got.bpm, got.key, got.mode) == (122, "D", "minor"), c
     attrs["key_correlation"] = 0.3  # a doubtful key is not said
     assert not any("D minor" in compose_caption(attrs, rng_for(f"f{i}")) for i in range(10))
 
