@@ -6,9 +6,10 @@ What is read, in the usual wordings (and in those of the corpus captions,
 - tempo: "120 BPM", "120bpm", "120-bpm", "bpm: 120", "at a tempo of 120", "tempo 120",
   "120 beats per minute", "♩ = 120"; a range ("100-110 BPM") gives its middle;
 - key: "in D minor", "F# major", "C sharp minor", "B-flat major", "in the key of Eb", "in Dm",
-  "in Bb", "key: Am"; "a minor-key ballad" gives the mode alone;
-- meter: "in 3/4", "6/8 time", "a 7/8 groove", "time signature 5/4", "waltz"/"waltz time" (3/4),
-  "common time" (4/4), "cut time" (2/2);
+  "in Bb", "key: Am", "Key of E"; "a minor-key ballad" gives the mode alone;
+- meter: "in 3/4", "6/8 time", "a 7/8 groove", "time signature 5/4", "the 4/4 kick" (a common
+  meter needs no cue unless it reads as a fraction: "3/4 of the way"; "in 11/8" needs one),
+  "waltz"/"waltz time" (3/4), "common time" (4/4), "cut time" (2/2);
 - chords: "chords Am F C G", "chord progression: Am - F - C - G", "| Am F | C G |".
 
 Numbers need a unit or a cue word, and key letters must be capitals, so "Summer of 69",
@@ -45,7 +46,8 @@ _MODE = r"(?:major|minor|maj|min)"
 _KEY_MODE_RE = re.compile(rf"(?<![\w#/])([A-G]|[b-g]){_ACC}?\s*-?\s*{_MODE}(?![\w-])")
 # "in Dm", "in Bb", "key of Eb", "key: Am": a cue word, then a symbol.
 _KEY_CUE_RE = re.compile(
-    rf"\b(?:in(?:\s+the)?(?:\s+key\s+of)?|key(?:\s+of|\s*:|\s*=)?)\s+([A-G]{_ACC}?m?)(?![\w#♯♭/'’-])"
+    rf"\b(?i:in(?:\s+the)?(?:\s+key\s+of)?|key(?:\s+of|\s*:|\s*=)?)\s+([A-G]{_ACC}?m?)"
+    r"(?![\w#♯♭/'’-])"
 )
 _MODE_ONLY_RE = re.compile(r"\b(major|minor)[- ](?:key|mode|tonality|scale)\b", re.I)
 _SENTENCE_START = re.compile(r"(?:^|[.!?;:\n]\s*)$")
@@ -59,6 +61,10 @@ _METER_BEFORE = re.compile(
 _METER_AFTER = re.compile(
     r"^\s*-?\s*(?:time|meter|metre|signature|waltz|feel|groove|beat|rhythm|bars?|measures?)\b",
     re.I,
+)
+_COMMON_METERS = frozenset(
+    {(2, 2), (3, 2), (2, 4), (3, 4), (4, 4), (5, 4), (6, 4), (7, 4), (9, 4), (12, 4)}
+    | {(3, 8), (5, 8), (6, 8), (7, 8), (9, 8), (12, 8)}
 )
 _METER_WORD_RE = re.compile(r"\b(common time|cut time|waltz(?:es|ing)?|triple (?:time|meter))\b",
                             re.I)  # fmt: skip
@@ -116,8 +122,10 @@ def _find_meter(text: str) -> tuple[int, int] | None:
         if den not in (2, 4, 8, 16) or not 1 <= num <= 16:
             continue
         cued = _METER_BEFORE.search(text[: m.start()]) or _METER_AFTER.match(text[m.end() :])
-        # x/8 and 5/4, 7/4 are rarely anything but meters; 3/4, 1/2, 2/4 often are fractions
-        if cued or den == 8 or (num, den) in ((5, 4), (7, 4), (6, 4), (9, 4), (12, 4)):
+        # A common meter is one unless it reads as a fraction ("3/4 of the way"); other
+        # numbers need a cue word ("in 11/8", "13/16 time").
+        fraction = re.match(r"\s+(?:of|the|a|an|cups?|speed|volume)\b", text[m.end() :], re.I)
+        if cued or ((num, den) in _COMMON_METERS and not fraction):
             return num, den
     m = _METER_WORD_RE.search(text)
     if m:

@@ -39,6 +39,7 @@ PARSER_TABLE = [
     ("a nocturne in C sharp minor", {"key": "C#", "mode": "minor"}),
     ("a B-flat major fanfare", {"key": "A#", "mode": "major"}),
     ("key: Am, slow", {"key": "A", "mode": "minor"}),
+    ("Key of E, bluegrass", {"key": "E"}),
     ("a lament in g minor", {"key": "G", "mode": "minor"}),
     ("a sad minor-key piano piece", {"mode": "minor"}),
     ("Symphony No. 5 in C minor", {"key": "C", "mode": "minor"}),
@@ -50,6 +51,8 @@ PARSER_TABLE = [
     ("a piano piece in waltz time", {"meter": (3, 4)}),
     ("a Viennese waltz", {"meter": (3, 4)}),
     ("a march in common time", {"meter": (4, 4)}),
+    ("the 4/4 kick and a 128bpm bassline", {"bpm": 128, "meter": (4, 4)}),
+    ("prog rock in 11/8", {"meter": (11, 8)}),
     # chords
     ("pop with chords Am F C G", {"chords": ("Am", "F", "C", "G")}),
     ("chord progression: Am - F - C - G", {"chords": ("Am", "F", "C", "G")}),
