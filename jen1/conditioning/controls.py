@@ -267,7 +267,8 @@ class Controls:
     chords: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
-        # Canonical values only: strings from users go through from_user.
+        # Key, mode and chords must be canonical (users' spellings go through from_user); bpm
+        # and meter are normalised here (120 -> 120.0, [3, 4] -> (3, 4)).
         if self.bpm is not None:
             object.__setattr__(self, "bpm", parse_bpm(self.bpm))
         if self.key is not None and self.key not in PITCH_CLASSES:
