@@ -87,10 +87,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     r.set_defaults(func=run_prepare)
 
-    # `jen1 data encode` (latent cache for diffusion training) lives in its own module.
-    from jen1.commands import data_encode, data_real
+    # `jen1 data encode` (latent cache), `caption`, `real` and `mix` live in their own modules.
+    from jen1.commands import data_caption, data_encode, data_real
 
     data_encode.register(data_sub)
+    data_caption.register(data_sub)
     data_real.register(data_sub)
 
 

@@ -5,8 +5,9 @@ stereo (:func:`jen1.audio.load_audio`), cut into segments and written as 16-bit 
 ``out_dir/audio/`` with a ``metadata.jsonl`` split by source file (~90/5/5).
 
 Captions, first match wins: a ``metadata.jsonl`` or ``metadata.csv`` at the root of ``src_dir``
-(fields ``path`` relative to ``src_dir`` and ``caption``), then a sidecar ``<stem>.txt`` next to
-the file, then ``default_caption``; a file with none is skipped.
+(fields ``path`` relative to ``src_dir`` and ``caption``; a row's estimated ``attributes``, as
+``jen1 data caption`` writes them, go to its segments as ``attributes.estimated``), then a
+sidecar ``<stem>.txt`` next to the file, then ``default_caption``; a file with none is skipped.
 
 Segments: windows of ``segment_seconds`` every ``hop_seconds`` (default: the segment length). A
 remainder at the end of at least half a segment is kept as one more full window aligned to the
@@ -33,6 +34,11 @@ from jen1.data.metadata import METADATA, split_for, write_metadata
 from jen1.errors import Jen1Error
 
 SILENCE_DBFS = -50.0
+# Estimated attributes of a metadata.jsonl row (as `jen1 data caption` writes) that every segment
+# of the file inherits under ``attributes["estimated"]``: kept apart from the true labels of the
+# synth corpus (bpm, key, ...), which evaluation compares against. File-level ones (length,
+# loudness) are not carried.
+CARRIED_ATTRIBUTES = ("bpm", "key", "mode", "meter", "instruments", "families", "genres")
 
 
 @dataclass
@@ -102,6 +108,18 @@ def _read_caption_table(src_dir: Path) -> dict[str, str]:
     return table
 
 
+def _row_attributes(src_dir: Path) -> dict[str, dict]:
+    """{relative path: carried attributes} of ``src_dir/metadata.jsonl`` (already validated)."""
+    jsonl, out = src_dir / METADATA, {}
+    if jsonl.exists():
+        for line in jsonl.read_text(encoding="utf-8").splitlines():
+            attrs = json.loads(line).get("attributes") if line.strip() else None
+            if isinstance(attrs, dict) and any(k in attrs for k in CARRIED_ATTRIBUTES):
+                carried = {k: attrs[k] for k in CARRIED_ATTRIBUTES if k in attrs}
+                out[_norm(json.loads(line)["path"])] = {"estimated": carried}
+    return out
+
+
 def _norm(path: str) -> str:
     """Caption-table path -> the POSIX relative form used as key (``./a\\b.wav`` -> ``a/b.wav``)."""
     return Path(path.strip().replace("\\", "/")).as_posix()
@@ -163,6 +181,7 @@ def prepare_folder(
         raise Jen1Error("segment and hop lengths must be positive")
     seg, hop = round(segment_seconds * SAMPLE_RATE), round(hop_seconds * SAMPLE_RATE)
     captions = _read_caption_table(src_dir)
+    labels = _row_attributes(src_dir)
     files = _find_audio(src_dir, out_dir)
     summary = PrepareSummary(out_dir, files_found=len(files))
     used_captions: set[str] = set()
@@ -211,6 +230,7 @@ def prepare_folder(
                     "caption": caption,
                     "split": split_for(f"file:{key}"),
                     "attributes": {
+                        **labels.get(key, {}),
                         "source": f"file:{key}",
                         "composition_id": f"file:{key}",
                         "start_seconds": round(start / SAMPLE_RATE, 6),
