@@ -10,7 +10,9 @@ All three tasks share one procedure (JEN-1 in-context learning): 1. encode the p
 unidirectional (causal) for continuation; 5. decode in chunks; 6. splice the result into the
 given audio. Audio longer than the model's window is generated window by window in causal
 mode with the previous ``context_seconds`` as known frames, so memory does not grow with
-duration (:func:`jen1.inference.windows.plan_windows`).
+duration (:func:`jen1.inference.windows.plan_windows`). A remix (SDEdit) encodes the whole
+input, takes its latents to the noise level ``t = strength`` and samples them back with the
+prompt over the same windows (:func:`jen1.inference.remix.remix_latents`).
 
 A task is a request (:mod:`jen1.request`), validated there; :meth:`Pipeline.stream` runs one.
 The task methods (:meth:`generate`, :meth:`inpaint`, :meth:`continue_` and their streaming
