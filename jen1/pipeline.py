@@ -1,4 +1,4 @@
-"""Inference API: text-to-music, inpainting and continuation with one model.
+"""Inference API: text-to-music, inpainting, continuation and remix with one model.
 
     from jen1 import Pipeline
     pipe = Pipeline.from_pretrained()            # the shipped default model
@@ -10,7 +10,9 @@ All three tasks share one procedure (JEN-1 in-context learning): 1. encode the p
 unidirectional (causal) for continuation; 5. decode in chunks; 6. splice the result into the
 given audio. Audio longer than the model's window is generated window by window in causal
 mode with the previous ``context_seconds`` as known frames, so memory does not grow with
-duration (:func:`jen1.inference.windows.plan_windows`).
+duration (:func:`jen1.inference.windows.plan_windows`). A remix (SDEdit) encodes the whole
+input, takes its latents to the noise level ``t = strength`` and samples them back with the
+prompt over the same windows (:func:`jen1.inference.remix.remix_latents`).
 
 A task is a request (:mod:`jen1.request`), validated there; :meth:`Pipeline.stream` runs one.
 The task methods (:meth:`generate`, :meth:`inpaint`, :meth:`continue_` and their streaming
@@ -39,7 +41,9 @@ from jen1.request import (
     MAX_SECONDS,
     ContinueRequest,
     GenerateRequest,
+    DEFAULT_STRENGTH,
     InpaintRequest,
+    RemixRequest,
     Request,
     SamplingParams,
     check_audio,
@@ -161,7 +165,7 @@ class Pipeline:
 
         Args:
             request: what to make; its seed (or ``generator``) fixes the randomness.
-            audio: the input of an inpainting or continuation request, (2, L) or (B, 2, L)
+            audio: the input of an inpainting, continuation or remix request, (2, L) or (B, 2, L)
                 (:func:`jen1.request.check_audio`: integer PCM is scaled, NaN refused).
             callback: ``callback(i, total)`` after each sampler step.
         """
@@ -174,6 +178,8 @@ class Pipeline:
             return iter(
                 [self._inpaint(wav, request.resolve(self.cfg, wav.shape), generator, callback)]
             )
+        if isinstance(request, RemixRequest):
+            return self._remix(wav, request.resolve(self.cfg, wav.shape), generator, callback)
         return self._continue(wav, request.resolve(self.cfg, wav.shape), generator, callback)
 
     def _generate(self, req: GenerateRequest, generator, callback) -> Iterator[torch.Tensor]:
@@ -253,6 +259,17 @@ class Pipeline:
         pieces = self.codec.decode_stream(z, length=length + new - plan.first * hop)
         return splice_continuation(wav, pieces, j, xf)
 
+    def _remix(self, wav, req: RemixRequest, generator, callback) -> Iterator[torch.Tensor]:
+        from jen1.inference.remix import remix_latents
+
+        b, _, length = wav.shape
+        gen = self._generator(req.sampling, generator)
+        z = self.encode_audio(wav)  # (B, C, ceil(L / hop)): the last frame is padded
+        text = self._text(req.prompts, b, req.sampling)
+        args = (self.unet, self.cfg, z, req.strength, text, req.sampling)
+        z = remix_latents(*args, bf16=self.bf16, generator=gen, callback=callback)
+        return self.codec.decode_stream(z, length=length)
+
     # --- the tasks as keyword calls -----------------------------------------------------------
     def generate(self, prompts, seconds=None, *, generator=None, callback=None, **sampling):
         """Text-to-music: (B, 2, round(seconds * 48000)) float32 for B prompts.
@@ -317,4 +334,40 @@ class Pipeline:
     ) -> Iterator[torch.Tensor]:
         """:meth:`continue_` as pieces: the input (its end crossfaded), then the continuation."""
         req = ContinueRequest(seconds, prompts, SamplingParams(**sampling), crossfade_seconds)
+        return self.stream(req, audio, generator=generator, callback=callback)
+
+    def remix(
+        self,
+        audio: Any,
+        prompts: str | list[str] | None = None,
+        strength: float = DEFAULT_STRENGTH,
+        *,
+        generator: torch.Generator | None = None,
+        callback: ProgressFn | None = None,
+        **sampling: Any,
+    ) -> torch.Tensor:
+        """Remix ``audio`` (2, L) or (B, 2, L) towards ``prompts``: (B, 2, L) float32 at 48 kHz.
+
+        SDEdit: the input's latents are noised to ``t = strength`` and sampled back with the
+        prompt. ``strength`` 0 returns the input through the autoencoder, 1 ignores it; the
+        length is kept. ``prompts=None`` makes unconditional variations. See
+        :class:`~jen1.request.RemixRequest` and :func:`jen1.inference.remix.remix_latents`.
+        """
+        pieces = self.remix_stream(
+            audio, prompts, strength, generator=generator, callback=callback, **sampling
+        )
+        return torch.cat(list(pieces), dim=-1)
+
+    def remix_stream(
+        self,
+        audio: Any,
+        prompts: str | list[str] | None = None,
+        strength: float = DEFAULT_STRENGTH,
+        *,
+        generator: torch.Generator | None = None,
+        callback: ProgressFn | None = None,
+        **sampling: Any,
+    ) -> Iterator[torch.Tensor]:
+        """:meth:`remix` as decoder-window pieces (see :meth:`stream`)."""
+        req = RemixRequest(strength, prompts, SamplingParams(**sampling))
         return self.stream(req, audio, generator=generator, callback=callback)

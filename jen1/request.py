@@ -1,8 +1,9 @@
 """What a user asks for: one typed, frozen request per task, validated here and nowhere else.
 
 The CLI, the web UI, the HTTP API and the Python API all build a :class:`GenerateRequest`,
-:class:`InpaintRequest` or :class:`ContinueRequest` from their inputs and hand it whole to
-:class:`jen1.pipeline.Pipeline`, which hands its :class:`SamplingParams` whole to sampling.
+:class:`InpaintRequest`, :class:`ContinueRequest` or :class:`RemixRequest` from their inputs
+and hand it whole to :class:`jen1.pipeline.Pipeline`, which hands its :class:`SamplingParams`
+whole to sampling.
 Validation has two steps, both here:
 
 1. Constructing a request checks everything that needs no model (types, ranges, prompts); a
@@ -47,6 +48,7 @@ MAX_BATCH = 64  # variations one command-line call makes
 MAX_CROSSFADE_SECONDS = 0.1
 DEFAULT_CROSSFADE_SECONDS = 0.05
 INPAINT_MAX_GAP = 0.8  # the longest gap, as a share of the model's sampling window
+DEFAULT_STRENGTH = 0.5  # remix: halfway between the input (0) and a new piece (1)
 RANDOM_SEEDS = 2**31  # a seed drawn when none is given is below this (short to type back)
 
 
@@ -379,7 +381,67 @@ class ContinueRequest:
         )
 
 
-Request = GenerateRequest | InpaintRequest | ContinueRequest
+def check_strength(value: Any) -> float:
+    """A remix strength: a number from 0 (keep the input) to 1 (ignore it) -> float."""
+    x = _as_float(value)
+    if x is None:
+        raise RequestError(f"strength must be a number from 0 to 1, got {_show(value)}", "strength")
+    if not 0 <= x <= 1:  # NaN fails too
+        raise RequestError(
+            f"strength must be between 0 (keep the input) and 1 (ignore it), got {_show(value)}",
+            "strength",
+        )
+    return x
+
+
+@dataclass(frozen=True)
+class RemixRequest:
+    """Remix the given audio towards a prompt (audio-to-audio, SDEdit: Meng et al. 2021).
+
+    The input's latent is taken to the noise level ``t = strength`` and sampled back with the
+    prompt; the output keeps the input's length.
+
+    Attributes:
+        strength: 0..1; 0 returns the input through the autoencoder, 1 ignores the input.
+        prompts: text to steer towards, one or one per batch item; ``None``: an unconditional
+            variation.
+        sampling: see :class:`SamplingParams`; ``steps`` is the step count of a whole run from
+            pure noise, of which a remix runs the last ``ceil(steps * strength)``.
+    """
+
+    strength: float
+    prompts: tuple[str, ...] | None = None
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    task: ClassVar[str] = "remix"
+
+    def __post_init__(self) -> None:
+        _set(
+            self,
+            strength=check_strength(self.strength),
+            prompts=check_prompts(self.prompts, required=False),
+        )
+
+    def resolve(self, cfg: Jen1Config, audio_shape: tuple[int, ...]) -> RemixRequest:
+        """Checked against the model and the audio's (B, 2, L) or (2, L) shape, with defaults."""
+        batch, length = _audio_shape(audio_shape)
+        hop, rate = cfg.autoencoder.hop, cfg.autoencoder.sample_rate
+        if length < hop:
+            raise RequestError(
+                f"the audio to remix is too short ({length} samples; at least {hop})"
+            )
+        if length / rate > MAX_SECONDS + 1e-6:
+            raise RequestError(
+                f"the audio to remix is {length / rate:.0f} s long; the limit is "
+                f"{MAX_SECONDS:.0f} s"
+            )
+        return dataclasses.replace(
+            self,
+            prompts=_batch_prompts(self.prompts, batch),
+            sampling=self.sampling.resolve(cfg.sampling),
+        )
+
+
+Request = GenerateRequest | InpaintRequest | ContinueRequest | RemixRequest
 
 
 def check_audio(audio: Any, what: str = "audio") -> torch.Tensor:

@@ -130,3 +130,26 @@ def test_bench_autoencoder_quick(tmp_path):
     )  # fmt: skip
     res = json.loads(out.read_text())
     assert res["codec"] and all(r["encode_xrt"] > 0 and r["decode_xrt"] > 0 for r in res["codec"])
+
+
+def test_bench_remix_tiny_writes_rows_and_png(tiny_model_dir, tmp_path, capsys):
+    pytest.importorskip("musicnn", reason="the remix benchmark tags with musicnn")
+    import numpy as np
+    import soundfile as sf
+
+    corpus = tmp_path / "corpus"
+    (corpus / "audio").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    sf.write(str(corpus / "audio" / "a.wav"), rng.uniform(-0.3, 0.3, (48000, 2)), 48000)
+    row = {"path": "audio/a.wav", "caption": "soft folk guitar", "attributes": {"style": "folk"}}
+    (corpus / "metadata.jsonl").write_text(json.dumps(row) + "\n")
+    out, png = tmp_path / "remix.json", tmp_path / "remix.png"
+    args = ["--corpus", str(corpus), "--clips", "1", "--seconds", "1", "--strengths", "0", "0.5"]
+    _load("bench_remix").main(
+        [*args, "--model", str(tiny_model_dir), "--json", str(out), "--png", str(png)]
+    )
+    res = json.loads(out.read_text())
+    assert [r["strength"] for r in res["rows"]] == [0.0, 0.5]
+    assert [r["steps_run"] for r in res["rows"]] == [0, 2]  # tiny: 4 steps
+    assert all(r["mel"] > 0 and r["musicnn"] >= 0 for r in res["rows"])
+    assert png.read_bytes()[:4] == b"\x89PNG" and "| 0.5 | 2 |" in capsys.readouterr().out

@@ -33,8 +33,8 @@ def test_bad_arguments_one_line_exit_2():
 
 
 COMMANDS = (
-    "generate", "inpaint", "continue", "data", "train", "export", "reconstruct", "eval", "serve",
-    "info",
+    "generate", "inpaint", "continue", "remix", "data", "train", "export", "reconstruct", "eval",
+    "serve", "info",
 )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""``jen1 generate | inpaint | continue``: the main job, from the command line."""
+"""``jen1 generate | inpaint | continue | remix``: the main job, from the command line."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from jen1.request import (
     MAX_BATCH,
     ContinueRequest,
     GenerateRequest,
+    DEFAULT_STRENGTH,
     InpaintRequest,
+    RemixRequest,
     Request,
     RequestError,
     SamplingParams,
@@ -78,6 +80,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(c, None)
     c.set_defaults(func=run_continue)
 
+    r = sub.add_parser(
+        "remix", help="remix a track towards a prompt (audio-to-audio)", formatter_class=fmt
+    )
+    r.add_argument("input", type=Path, help="audio file (any length, rate and channels)")
+    r.add_argument("prompt", nargs="?", default=None, help="what the remix should sound like")
+    r.add_argument(
+        "--strength",
+        type=float,
+        default=DEFAULT_STRENGTH,
+        help="0 keeps the input (through the autoencoder), 1 ignores it",
+    )
+    _common(r, None)
+    r.set_defaults(func=run_remix)
+
 
 CLI_NAMES = {  # request fields -> the flags that set them, for error messages
     "steps": "--steps",
@@ -88,6 +104,7 @@ CLI_NAMES = {  # request fields -> the flags that set them, for error messages
     "seconds": "--seconds",
     "start": "--start",
     "end": "--end",
+    "strength": "--strength",
 }
 
 
@@ -239,3 +256,12 @@ def run_continue(args: argparse.Namespace) -> int:
     wav = _load_input(args.input, args.batch)
     req = _resolve(args, req, wav)
     return _save_stream(args, paths, _run(args, req, "continue", wav), req.sampling.seed, t0)
+
+
+def run_remix(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    req = _request(args, lambda s: RemixRequest(args.strength, args.prompt, s))
+    paths = _outputs(args)
+    wav = _load_input(args.input, args.batch)
+    req = _resolve(args, req, wav)
+    return _save_stream(args, paths, _run(args, req, "remix", wav), req.sampling.seed, t0)

@@ -155,9 +155,10 @@ def sample_heun(
 
     Runs in the variance-exploding coordinates ``y = x / alpha``, ``s = sigma / alpha`` where the
     ODE is ``dy/ds = (y - x0) / s``; an Euler step there equals a DDIM (eta = 0) step. Each step
-    costs two denoiser calls except the first (Euler: it starts at s = sigma / alpha ~ 1 / alpha(1),
-    several orders of magnitude above the next s, where the trapezoid rule is inaccurate) and a
-    final step onto sigma = 0 (returns x0).
+    costs two denoiser calls except the first of a grid from t = 1 (Euler: it starts at
+    s = sigma / alpha ~ 1 / alpha(1), several orders of magnitude above the next s, where the
+    trapezoid rule is inaccurate; a truncated grid, ``ts[0] < 1``, gets the trapezoid from its
+    first step) and a final step onto sigma = 0 (returns x0).
 
     Args:
         denoise: x0 predictor.
@@ -184,7 +185,9 @@ def sample_heun(
             y = x / alpha
             slope = (y - x0) / s
             y_next = y + (s_next - s) * slope
-            if i > 0:  # step 0 leaves s ~ 1/alpha(1) (6e3 for cosine): the trapezoid is inaccurate
+            # a step from t = 1 leaves s ~ 1/alpha(1) (6e3 for cosine), where the trapezoid is
+            # inaccurate; a truncated grid (SDEdit, ts[0] < 1) starts at a moderate s: use it
+            if i > 0 or float(ts[0]) < 1.0:
                 x0_next = _call(denoise, y_next * alpha_next, ts[i + 1])
                 slope_next = (y_next - x0_next) / s_next
                 y_next = y + (s_next - s) * 0.5 * (slope + slope_next)

@@ -79,6 +79,7 @@ def sample_latents(
     generator: torch.Generator | None = None,
     callback: Callable[[int, int], None] | None = None,
     x_init: Tensor | None = None,
+    t_start: float = 1.0,
 ) -> Tensor:
     """Generate normalised latents with classifier-free guidance.
 
@@ -98,7 +99,10 @@ def sample_latents(
         causal: run the U-Net unidirectionally (continuation).
         generator: source of the initial noise (and DDIM eta noise); draws happen on its device.
         callback: progress hook ``callback(i, total)``.
-        x_init: (B, C, T) initial noise instead of drawing it.
+        x_init: (B, C, T) the sample at ``t_start`` instead of drawing it.
+        t_start: the first time of the grid (1 = pure noise). Below 1 (SDEdit, remix) the
+            sampler starts from ``x_init``, or by default from ``known`` (every frame, known or
+            not) noised to ``t_start``: ``alpha * known + sigma * noise``.
 
     Returns:
         (B, C, T) float32 latent; frames with mask == 1 equal ``known``.
@@ -125,10 +129,14 @@ def sample_latents(
         uncond = cond.with_null_text()
     denoise = cfg_denoiser(x0_model_fn(unet, dcfg, causal), cond, uncond, cfg_scale)
 
-    if x_init is None:
-        x = draw_noise(known.shape, generator, known.device)
-    else:
+    if x_init is not None:
         x = x_init.float()
-    ts = make_timesteps(steps, dcfg)
+    elif t_start < 1.0:
+        alpha, sigma = alpha_sigma(torch.tensor(t_start, dtype=torch.float64), dcfg)
+        noise = draw_noise(known.shape, generator, known.device)
+        x = float(alpha) * known + float(sigma) * noise
+    else:
+        x = draw_noise(known.shape, generator, known.device)
+    ts = make_timesteps(steps, dcfg, start=t_start)
     x = sample_fn(denoise, x, ts, dcfg=dcfg, generator=generator, callback=callback)
     return mask * known + (1 - mask) * x

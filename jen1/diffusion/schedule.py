@@ -177,20 +177,24 @@ def sample_train_t(
     return t.to(device if device is not None else gen_device)
 
 
-def make_timesteps(steps: int, dcfg: DiffusionConfig) -> Tensor:
-    """Sampling time grid, uniform in t from 1 down to 0.
+def make_timesteps(steps: int, dcfg: DiffusionConfig, start: float = 1.0) -> Tensor:
+    """Sampling time grid, uniform in t from ``start`` (1: pure noise) down to 0.
 
     For the discrete schedules with ``num_train_steps`` divisible by ``steps`` the grid hits DDPM
-    steps exactly (e.g. DDIM 200 of 1000: steps 999, 994, ..., 4, then t = 0).
+    steps exactly (e.g. DDIM 200 of 1000: steps 999, 994, ..., 4, then t = 0). ``start < 1``
+    is the truncated grid of SDEdit (remix), which starts from a partly noised latent.
 
     Args:
         steps: number of sampler steps (>= 1).
         dcfg: schedule (unused by the uniform grid; kept so the grid can depend on it).
+        start: the first time, in (0, 1].
 
     Returns:
-        (steps + 1,) float64 times, ts[0] = 1, ts[-1] = 0.
+        (steps + 1,) float64 times, ts[0] = start, ts[-1] = 0.
     """
     del dcfg
     if steps < 1:
         raise Jen1Error(f"sampling steps must be >= 1, got {steps}")
-    return torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
+    if not 0 < start <= 1:
+        raise Jen1Error(f"the grid's start time must be in (0, 1], got {start}")
+    return torch.linspace(float(start), 0.0, steps + 1, dtype=torch.float64)

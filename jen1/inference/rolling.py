@@ -28,11 +28,13 @@ def sample_window(
     bf16: bool,
     generator: torch.Generator,
     callback: ProgressFn | None = None,
+    t_start: float = 1.0,
 ) -> Tensor:
     """(B, C, T) float32 latents for ``known``/``mask`` (B, C, T)/(B, 1, T), 1 = known.
 
     Without a prompt (``text.dropped``) the U-Net's null text is used, without guidance and
-    without the negative prompt.
+    without the negative prompt. ``t_start < 1`` starts from ``known`` noised to that time
+    (SDEdit; see :func:`jen1.diffusion.sampling.sample_latents`).
     """
     from jen1.diffusion.sampling import sample_latents
 
@@ -54,6 +56,7 @@ def sample_window(
             causal=causal,
             generator=generator,
             callback=callback,
+            t_start=t_start,
         ).float()
 
 

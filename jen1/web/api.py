@@ -1,5 +1,6 @@
-"""The HTTP API: ``POST /api/generate`` (JSON) and ``/api/inpaint``, ``/api/continue``
-(multipart) answer with the bytes of a WAV file; ``GET /api/health`` describes the server.
+"""The HTTP API: ``POST /api/generate`` (JSON) and ``/api/inpaint``, ``/api/continue``,
+``/api/remix`` (multipart) answer with the bytes of a WAV file; ``GET /api/health`` describes
+the server.
 
 Errors are ``{"error": "<one line>"}`` with status 400 (bad request), 408 (the body did not
 arrive within ``settings.upload_timeout`` seconds), 411 (upload without Content-Length), 413
@@ -37,6 +38,7 @@ FIELDS = {
     "generate": ("prompt", "seconds", *SAMPLING_FIELDS),
     "inpaint": ("audio", "prompt", "start", "end", *SAMPLING_FIELDS),
     "continue": ("audio", "prompt", "seconds", *SAMPLING_FIELDS),
+    "remix": ("audio", "prompt", "strength", *SAMPLING_FIELDS),
 }
 FORM_OVERHEAD = 64 * 1024  # bytes of multipart framing and fields allowed beside the file
 MAX_NAME_CHARS = 100
@@ -255,6 +257,10 @@ def build_api(runner: ModelRunner):
                 return lambda: runner.inpaint(
                     wav, fields.get("start"), fields.get("end"), fields.get("prompt"), sampling
                 )
+            if task == "remix":
+                return lambda: runner.remix(
+                    wav, fields.get("strength"), fields.get("prompt"), sampling
+                )
             return lambda: runner.continue_(
                 wav, fields.get("seconds"), fields.get("prompt"), sampling
             )
@@ -271,6 +277,10 @@ def build_api(runner: ModelRunner):
     @router.post("/continue")
     async def continue_(request: Request):
         return await audio_route(request, "continue")
+
+    @router.post("/remix")
+    async def remix(request: Request):
+        return await audio_route(request, "remix")
 
     return router
 

@@ -1,4 +1,4 @@
-"""The Gradio web UI: Generate, Inpaint and Continue tabs over one loaded pipeline.
+"""The Gradio web UI: Generate, Inpaint, Continue and Remix tabs over one loaded pipeline.
 
 ``build_app(pipeline, settings)`` returns a ``gr.Blocks`` with its bounded queue set; it holds
 no module-level model and no globals (the model is passed in and loaded once per server).
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jen1.errors import Jen1Error
+from jen1.request import DEFAULT_STRENGTH
 from jen1.web.jobs import READABLE, ModelRunner, Result, load_upload, parse_sampling
 from jen1.web.results import ResultStore
 from jen1.web.settings import ServerSettings
@@ -46,6 +47,7 @@ def _info(r: Result) -> str:
         "inpaint": f"{new:.2f} s regenerated "
         f"({r.region[0]:.2f}-{r.region[1]:.2f} s) of {r.seconds:.2f} s",
         "continue": f"{new:.2f} s added, {r.seconds:.2f} s in all",
+        "remix": f"{r.seconds:.2f} s remixed",
     }[r.task]
     return (
         f"**seed {r.seed}** · {what} · {r.steps} steps {r.sampler}, "
@@ -186,6 +188,27 @@ def build_app(
             r = runner.continue_(
                 wav, seconds, prompt, sampling, progress_fn(progress, "continuing")
             )
+        except Exception as e:  # noqa: BLE001
+            raise _user_error(e) from None
+        return finish(r, history)
+
+    def run_remix(
+        audio_path,
+        strength,
+        prompt,
+        steps,
+        cfg,
+        sampler,
+        seed,
+        negative,
+        history,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
+    ):
+        wav = upload(audio_path)
+        try:
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            progress(0, desc="waiting for the model")
+            r = runner.remix(wav, strength, prompt, sampling, progress_fn(progress, "remixing"))
         except Exception as e:  # noqa: BLE001
             raise _user_error(e) from None
         return finish(r, history)
@@ -366,6 +389,35 @@ def build_app(
                     c_button = gr.Button("Continue", variant="primary", elem_id="continue-button")
                 with gr.Column():
                     c_out = result_panel("continue")
+        with gr.Tab("Remix", id="remix"):
+            with gr.Row():
+                with gr.Column():
+                    r_audio = gr.Audio(
+                        sources=["upload"],
+                        type="filepath",
+                        label="Audio to remix",
+                        waveform_options=wave_in,
+                        elem_id="remix-input",
+                    )
+                    r_loaded = gr.Markdown(elem_id="remix-loaded")
+                    r_strength = gr.Slider(
+                        0,
+                        1,
+                        value=DEFAULT_STRENGTH,
+                        step=0.05,
+                        label="Strength (0 keeps the input, 1 ignores it)",
+                        elem_id="remix-strength",
+                    )
+                    r_prompt = gr.Textbox(
+                        "",
+                        label="Prompt: what the remix should sound like",
+                        lines=2,
+                        elem_id="remix-prompt",
+                    )
+                    r_sampling = sampling_controls("remix")
+                    r_button = gr.Button("Remix", variant="primary", elem_id="remix-button")
+                with gr.Column():
+                    r_out = result_panel("remix")
         with gr.Accordion("Recent results in this tab", open=True):
             h_table = gr.Markdown(_history_table([]), elem_id="history")
             h_files = gr.File(
@@ -404,5 +456,13 @@ def build_app(
         }
         i_audio.upload(on_upload, [i_audio], [i_start, i_end, i_loaded], **light)
         c_audio.upload(lambda p: on_upload(p)[2], [c_audio], [c_loaded], **light)
+        r_button.click(
+            run_remix,
+            [r_audio, r_strength, r_prompt, *r_sampling, history],
+            [*r_out, *tail],
+            api_name="remix",
+            **job,
+        )
+        r_audio.upload(lambda p: on_upload(p)[2], [r_audio], [r_loaded], **light)
     app.queue(max_size=settings.max_queue, default_concurrency_limit=settings.concurrency)
     return app

@@ -24,6 +24,7 @@ from jen1.request import (
     ContinueRequest,
     GenerateRequest,
     InpaintRequest,
+    RemixRequest,
     Request,
     RequestError,
     SamplingParams,
@@ -48,7 +49,7 @@ class Result:
     """One finished job.
 
     Attributes:
-        task: ``"generate"``, ``"inpaint"`` or ``"continue"``.
+        task: ``"generate"``, ``"inpaint"``, ``"continue"`` or ``"remix"``.
         wav: (2, L) float32 at 48 kHz.
         prompt: the prompt used ("" when none).
         seed, steps, cfg_scale, sampler: the settings actually used.
@@ -281,3 +282,19 @@ class ModelRunner:
                 f"makes at most {self.settings.max_seconds:g} s"
             )
         return self._run(req, audio, callback, lambda wav: (duration, wav.shape[-1] / SAMPLE_RATE))
+
+    def remix(
+        self,
+        audio: np.ndarray,
+        strength: Any,
+        prompt: Any,
+        sampling: SamplingParams,
+        callback: ProgressFn | None = None,
+    ) -> Result:
+        """Remix ``audio`` (2, L) towards ``prompt`` with ``strength`` 0..1 (default 0.5)."""
+        from jen1.request import DEFAULT_STRENGTH
+
+        x = _number(strength, "strength")
+        with _web_names():
+            req = RemixRequest(DEFAULT_STRENGTH if x is None else x, prompt, sampling)
+        return self._run(req, audio, callback, lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE))

@@ -121,3 +121,46 @@ def test_gradio_api_generate(web_server, tmp_path):
     data, sr = sf.read(audio)
     assert sr == 48000 and data.shape == (48000, 2)
     assert "seed 123" in info and download.endswith(".wav")
+
+
+def test_remix_keeps_length_and_is_seeded(web_server, song_wav_bytes):
+    files = {"audio": ("song.wav", song_wav_bytes, "audio/wav")}
+    form = {"prompt": "heavy drums", "strength": "0.6", "seed": "4", "steps": "3"}
+    r1 = httpx.post(web_server.url + "/api/remix", files=files, data=form, timeout=60)
+    data, sr = _wav(r1)
+    assert sr == 48000 and data.shape == (96000, 2) and np.isfinite(data).all()
+    assert r1.headers["x-jen1-seed"] == "4" and "remix" in r1.headers["content-disposition"]
+    r2 = httpx.post(web_server.url + "/api/remix", files=files, data=form, timeout=60)
+    assert r2.content == r1.content
+
+
+@pytest.mark.parametrize(
+    "form, words",
+    [
+        ({"strength": "1.5"}, "strength must be between 0 (keep the input) and 1 (ignore it)"),
+        ({"strength": "nan"}, "strength must be between 0"),
+        ({"strength": "lots"}, "strength must be a number"),
+        ({"strenght": "0.5"}, "unknown field(s) strenght"),
+    ],
+)
+def test_remix_bad_strength_is_a_400(web_server, song_wav_bytes, form, words):
+    files = {"audio": ("song.wav", song_wav_bytes, "audio/wav")}
+    r = httpx.post(web_server.url + "/api/remix", files=files, data=form, timeout=30)
+    assert r.status_code == 400 and words in r.json()["error"], r.text
+
+
+def test_gradio_remix_tab(web_server, song_wav_bytes, tmp_path):
+    """The Remix tab's handler (through gradio_client): the input's length, the seed used."""
+    from gradio_client import Client, handle_file
+
+    path = tmp_path / "song.wav"
+    path.write_bytes(song_wav_bytes)
+    client = Client(web_server.url + "/", verbose=False, download_files=str(tmp_path / "dl"))
+    audio, download, info, *_ = client.predict(
+        handle_file(str(path)), 0.5, "calm piano", 3, 2.0, "ddim", "9", "", api_name="/remix"
+    )
+    data, sr = sf.read(audio)
+    assert sr == 48000 and data.shape == (96000, 2)
+    assert "seed 9" in info and "2.00 s remixed" in info
+    with pytest.raises(Exception, match=r"strength must be between 0|greater than maximum value 1"):
+        client.predict(handle_file(str(path)), 2, "x", 3, 2.0, "ddim", "", "", api_name="/remix")
