@@ -107,7 +107,10 @@ def test_inpaint_keeps_outside_exactly(pipe):
 def test_inpaint_without_prompt(pipe):
     audio = torch.zeros(2, SR // 2)
     out = pipe.inpaint(audio, 0.1, 0.2, None, seed=0)
-    assert out.shape == (1, 2, SR // 2)
+    a, e = round(0.1 * SR), round(0.2 * SR)
+    assert out.shape == (1, 2, SR // 2) and out[..., a:e].abs().max() > 0
+    assert not out[..., :a].any() and not out[..., e:].any()  # the silence around it is kept
+    assert torch.equal(out, pipe.inpaint(audio, 0.1, 0.2, "", seed=0))  # blank: unconditional
 
 
 def test_continue_prefix_and_length(pipe):
