@@ -73,7 +73,7 @@ def _child(args: argparse.Namespace) -> None:
         sync()
         res["sampling_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        pipe.decode_latents(z, length=round(args.case * 48000))
+        pipe.codec.decode(z, length=round(args.case * 48000))
         sync()
         res["decode_s"] = time.perf_counter() - t
         res["total_s"] = res["text_s"] + res["sampling_s"] + res["decode_s"]

@@ -123,14 +123,6 @@ class Pipeline:
     def _frames(self, seconds: float) -> int:
         return num_frames(seconds, self.frame_rate)
 
-    def encode_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        """(B, 2, L) waveform -> (B, C, T) normalised latents (chunked, flat memory)."""
-        return self.codec.encode(wav)
-
-    def decode_latents(self, z: torch.Tensor, length: int | None = None) -> torch.Tensor:
-        """(B, C, T) normalised latents -> (B, 2, L) waveform (chunked, flat memory)."""
-        return self.codec.decode(z, length)
-
     def _generator(self, params: SamplingParams, generator: torch.Generator | None):
         if generator is not None:
             return generator
@@ -203,33 +195,17 @@ class Pipeline:
         b, _, length = wav.shape
         gen = self._generator(req.sampling, generator)
         # 1. a latent window around the gap with context on both sides
-        win = plan_inpaint(
-            req.start,
-            req.end,
-            length,
-            self.frame_rate,
-            self.cfg.autoencoder.hop,
-            self._frames(self.cfg.sampling.window_seconds),
-        )
+        hop, window = self.cfg.autoencoder.hop, self._frames(self.cfg.sampling.window_seconds)
+        win = plan_inpaint(req.start, req.end, length, self.frame_rate, hop, window)
         seg = wav[..., win.sample_start : win.sample_end]
-        z = self.encode_audio(seg)
+        z = self.codec.encode(seg)
         mask = torch.ones(b, 1, z.shape[-1], device=self.device)
         mask[..., win.gap[0] : win.gap[1]] = 0.0
         # 2. sample the gap bidirectionally
         text = self._text(req.prompts, b, req.sampling)
-        zg = sample_window(
-            self.unet,
-            self.cfg,
-            z,
-            mask,
-            text,
-            req.sampling,
-            causal=False,
-            bf16=self.bf16,
-            generator=gen,
-            callback=callback,
-        )
-        generated = self.decode_latents(zg, length=seg.shape[-1]).to(wav.device)
+        args = (self.unet, self.cfg, z, mask, text, req.sampling)
+        zg = sample_window(*args, causal=False, bf16=self.bf16, generator=gen, callback=callback)
+        generated = self.codec.decode(zg, length=seg.shape[-1]).to(wav.device)
         # 3. splice: input outside [start, end], generated inside, crossfades inside the gap
         a, e = round(req.start * self.sample_rate), round(req.end * self.sample_rate)
         xf = min(round(req.crossfade_seconds * self.sample_rate), (e - a) // 2)
@@ -242,7 +218,7 @@ class Pipeline:
         new = round(req.seconds * self.sample_rate)
         plan = plan_continuation(length, new, hop, self._frames(self.cfg.sampling.context_seconds))
         # 1. encode only the tail the model sees as context (whole frames)
-        z_ctx = self.encode_audio(wav[..., plan.first * hop : (plan.first + plan.known) * hop])
+        z_ctx = self.codec.encode(wav[..., plan.first * hop : (plan.first + plan.known) * hop])
         text = self._text(req.prompts, b, req.sampling)
         z = self._roll(
             z_ctx,
@@ -264,7 +240,7 @@ class Pipeline:
 
         b, _, length = wav.shape
         gen = self._generator(req.sampling, generator)
-        z = self.encode_audio(wav)  # (B, C, ceil(L / hop)): the last frame is padded
+        z = self.codec.encode(wav)  # (B, C, ceil(L / hop)): the last frame is padded
         text = self._text(req.prompts, b, req.sampling)
         args = (self.unet, self.cfg, z, req.strength, text, req.sampling)
         z = remix_latents(*args, bf16=self.bf16, generator=gen, callback=callback)

@@ -47,8 +47,11 @@ def text_encoder():
 def tiny_model_dir(tmp_path_factory):
     """A tiny, randomly initialised model directory (autoencoder + U-Net) for pipeline tests.
 
-    Random weights make noise, not music: these tests check shapes, splicing, determinism and
-    errors, never quality.
+    Every U-Net weight is moved off its initial value (the output conv and the residual
+    branches start at exactly zero), so the prediction depends on the noisy latent, the text,
+    the known frames and the guidance: a test can see whether a prompt, a negative prompt or a
+    guidance scale reached the model. Random weights make noise, not music: these tests check
+    shapes, splicing, determinism, conditioning and errors, never quality.
     """
     import torch
 
@@ -60,6 +63,9 @@ def tiny_model_dir(tmp_path_factory):
     torch.manual_seed(0)
     ae = build_autoencoder(cfg.autoencoder)
     unet = build_unet(cfg)
+    with torch.no_grad():
+        for p in unet.parameters():
+            p.add_(0.05 * torch.randn_like(p))
     d = tmp_path_factory.mktemp("tiny-model")
     save_model_dir(
         d,

@@ -37,17 +37,61 @@ def test_generate_longer_than_window_slides(pipe):
 
 
 @pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "heun"])
-def test_samplers_and_guidance(pipe, sampler):
-    wav = pipe.generate(
-        "folk",
-        seconds=0.3,
-        seed=0,
-        sampler=sampler,
-        steps=3,
-        cfg_scale=1.0,
-        negative_prompt="noise",
-    )
-    assert wav.shape == (1, 2, round(0.3 * SR))
+def test_samplers_are_seeded_and_differ(pipe, sampler):
+    a = pipe.generate("folk", seconds=0.3, seed=0, sampler=sampler, steps=3)
+    assert a.shape == (1, 2, round(0.3 * SR))
+    assert torch.equal(a, pipe.generate("folk", seconds=0.3, seed=0, sampler=sampler, steps=3))
+    other = "ddim" if sampler != "ddim" else "heun"
+    assert not torch.equal(a, pipe.generate("folk", seconds=0.3, seed=0, sampler=other, steps=3))
+
+
+# The prompt, the negative prompt and the guidance scale reach the model (the tiny model's
+# U-Net has a non-zero output: tests/conftest.py). Same seed, same noise: any difference is
+# the conditioning's.
+
+
+def test_two_prompts_give_different_audio(pipe):
+    a = pipe.generate("a jazz trio", seconds=0.5, seed=2, steps=3)
+    b = pipe.generate("a rock band", seconds=0.5, seed=2, steps=3)
+    assert not torch.allclose(a, b, atol=1e-4)
+    batch = pipe.generate(["a jazz trio", "a rock band"], seconds=0.5, seed=2, steps=3)
+    assert torch.allclose(batch[0], a[0], atol=1e-4)  # item 0 of a batch: the same noise
+
+
+def test_negative_prompt_changes_the_output_at_guidance_above_one(pipe):
+    kw = dict(seconds=0.5, seed=2, steps=3, cfg_scale=3.0)
+    plain = pipe.generate("a jazz trio", **kw)
+    steered = pipe.generate("a jazz trio", negative_prompt="distorted noise", **kw)
+    assert not torch.allclose(plain, steered, atol=1e-4)
+
+
+def test_guidance_one_is_the_conditional_output(pipe):
+    kw = dict(seconds=0.5, seed=2, steps=3, cfg_scale=1.0)
+    cond = pipe.generate("a jazz trio", **kw)
+    # at scale 1 the unconditional branch (null text or negative prompt) has no weight
+    assert torch.equal(cond, pipe.generate("a jazz trio", negative_prompt="noise", **kw))
+    guided = pipe.generate("a jazz trio", **{**kw, "cfg_scale": 3.0})
+    assert not torch.allclose(cond, guided, atol=1e-4)
+
+
+def test_inpainting_keeps_the_samples_outside_the_gap_and_follows_the_prompt(pipe):
+    audio = torch.from_numpy(np.random.default_rng(3).uniform(-0.5, 0.5, (2, SR)).astype("f4"))
+    a, e = round(0.3 * SR), round(0.6 * SR)
+    kw = dict(seed=1, steps=3)
+    violin = pipe.inpaint(audio, 0.3, 0.6, "a violin", **kw)[0]
+    drums = pipe.inpaint(audio, 0.3, 0.6, "drums", **kw)[0]
+    for out in (violin, drums):
+        assert torch.equal(out[:, :a], audio[:, :a]) and torch.equal(out[:, e:], audio[:, e:])
+    assert not torch.allclose(violin[:, a:e], drums[:, a:e], atol=1e-4)
+
+
+def test_continuation_follows_the_prompt(pipe):
+    audio = torch.from_numpy(np.random.default_rng(4).uniform(-0.3, 0.3, (2, 30000)).astype("f4"))
+    a = pipe.continue_(audio, "a violin", seconds=0.5, seed=1, steps=3)
+    b = pipe.continue_(audio, "drums", seconds=0.5, seed=1, steps=3)
+    keep = 30000 - round(0.05 * SR)
+    assert torch.equal(a[0, :, :keep], b[0, :, :keep])
+    assert not torch.allclose(a[..., 30000:], b[..., 30000:], atol=1e-4)
 
 
 def test_inpaint_keeps_outside_exactly(pipe):
@@ -63,7 +107,10 @@ def test_inpaint_keeps_outside_exactly(pipe):
 def test_inpaint_without_prompt(pipe):
     audio = torch.zeros(2, SR // 2)
     out = pipe.inpaint(audio, 0.1, 0.2, None, seed=0)
-    assert out.shape == (1, 2, SR // 2)
+    a, e = round(0.1 * SR), round(0.2 * SR)
+    assert out.shape == (1, 2, SR // 2) and out[..., a:e].abs().max() > 0
+    assert not out[..., :a].any() and not out[..., e:].any()  # the silence around it is kept
+    assert torch.equal(out, pipe.inpaint(audio, 0.1, 0.2, "", seed=0))  # blank: unconditional
 
 
 def test_continue_prefix_and_length(pipe):
@@ -178,3 +225,28 @@ def test_pipeline_packs_on_cpu_unless_told_not_to(tiny_model_dir):
     b = plain.generate("a flute", seconds=1.0, seed=3)
     assert a.shape == b.shape and torch.isfinite(a).all()
     assert torch.allclose(a, b, atol=0.05)
+
+
+def test_audio_given_to_the_api_is_checked_and_integer_pcm_scaled(pipe):
+    bad = np.zeros((2, SR), np.float32)
+    bad[0, 100] = np.nan
+    with pytest.raises(Jen1Error, match="NaN or infinite") as e:
+        pipe.inpaint(bad, 0.2, 0.4, seed=0)
+    assert "\n" not in str(e.value)
+    pcm = (np.random.default_rng(5).uniform(-0.5, 0.5, (2, 30000)) * 32768).astype(np.int16)
+    out = pipe.continue_(pcm, None, seconds=0.2, seed=0, steps=2)
+    keep = 30000 - round(0.05 * SR)
+    assert torch.equal(out[0, :, :keep], torch.from_numpy(pcm[:, :keep] / np.float32(32768)))
+
+
+def test_numpy_scalars_are_accepted_and_bad_types_refused(pipe):
+    wav = pipe.generate(["piano"], seconds=np.float32(0.25), seed=np.int64(1), steps=2)
+    assert wav.shape == (1, 2, round(0.25 * SR))
+    with pytest.raises(Jen1Error, match="negative_prompt must be text"):
+        pipe.generate("piano", seconds=0.25, negative_prompt=3)
+    with pytest.raises(Jen1Error, match="seconds must be at least"):
+        pipe.generate("piano", seconds=0.00001)
+    with pytest.raises(Jen1Error, match="seed must be between 0 and 2"):
+        pipe.generate("piano", seconds=0.25, seed=2**70)
+    with pytest.raises(TypeError, match="stpes"):
+        pipe.generate("piano", seconds=0.25, stpes=3)  # a misspelt setting is not ignored

@@ -240,7 +240,7 @@ class ModelRunner:
     ) -> Result:
         """Text-to-music: ``seconds`` of audio for ``prompt``."""
         with _web_names(self._names["generate"]):
-            req = GenerateRequest(prompt, _number(seconds, "duration"), sampling)
+            req = GenerateRequest(_one(prompt), _number(seconds, "duration"), sampling)
         self._check_server_seconds(req.seconds, "duration")
         return self._run(req, None, callback, lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE))
 
@@ -258,7 +258,7 @@ class ModelRunner:
         if a is None or e is None:
             raise Jen1Error("choose the start and the end of the part to regenerate")
         with _web_names():
-            req = InpaintRequest(a, e, prompt, sampling)
+            req = InpaintRequest(a, e, _one(prompt), sampling)
         return self._run(req, audio, callback, lambda wav: (req.start, req.end))
 
     def continue_(
@@ -273,7 +273,7 @@ class ModelRunner:
         secs = _number(seconds, "seconds to add")
         with _web_names(self._names["continue"]):
             default = self.pipeline.cfg.sampling.seconds
-            req = ContinueRequest(default if secs is None else secs, prompt, sampling)
+            req = ContinueRequest(default if secs is None else secs, _one(prompt), sampling)
         self._check_server_seconds(req.seconds, "seconds to add")
         duration = audio.shape[-1] / SAMPLE_RATE
         if duration + req.seconds > self.settings.max_seconds + 1e-6:
@@ -296,5 +296,11 @@ class ModelRunner:
 
         x = _number(strength, "strength")
         with _web_names():
-            req = RemixRequest(DEFAULT_STRENGTH if x is None else x, prompt, sampling)
+            req = RemixRequest(DEFAULT_STRENGTH if x is None else x, _one(prompt), sampling)
         return self._run(req, audio, callback, lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE))
+
+def _one(prompt: Any) -> Any:
+    """A request here makes one result: the prompt is one text (or None), never a list."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise Jen1Error(f"the prompt must be text, got {type(prompt).__name__}")
+    return prompt

@@ -144,9 +144,49 @@ def test_inpaint_and_continue(tiny_model_dir, tmp_path, clip):
     assert sf.info(str(tmp_path / "c.wav")).frames == SR + round(1.25 * SR)
 
 
+def test_prompt_negative_prompt_and_guidance_reach_the_model(tiny_model_dir, tmp_path):
+    """Same seed: another prompt, or a negative prompt at --cfg 3, changes the audio; at
+    --cfg 1 the negative prompt has no weight (the output is the conditional one)."""
+
+    def run(name, *flags):
+        out = tmp_path / f"{name}.wav"
+        args = ("generate", "--seconds", 0.5, "--seed", 3, "--steps", 3, "--float", *flags)
+        r = jen1(*args, "--model", tiny_model_dir, "-o", out, "--no-progress")
+        assert r.returncode == 0, r.stderr
+        return sf.read(str(out), dtype="float32")[0]
+
+    jazz, rock = run("jazz", "a jazz trio", "--cfg", 3), run("rock", "a rock band", "--cfg", 3)
+    assert not np.allclose(jazz, rock, atol=1e-4)
+    steered = run("neg", "a jazz trio", "--cfg", 3, "--negative", "distorted noise")
+    assert not np.allclose(jazz, steered, atol=1e-4)
+    cond = run("cfg1", "a jazz trio", "--cfg", 1)
+    assert np.array_equal(cond, run("cfg1neg", "a jazz trio", "--cfg", 1, "--negative", "noise"))
+    assert not np.allclose(cond, jazz, atol=1e-4)
+
+
+def test_inpaint_prompt_changes_only_the_gap(tiny_model_dir, tmp_path, clip):
+    outs = []
+    for prompt in ("a flute", "heavy drums"):
+        out = tmp_path / f"{prompt[0]}.wav"
+        args = ("inpaint", clip, prompt, "--start", 0.2, "--end", 0.5, "--seed", 1, "--float")
+        r = jen1(*args, "--model", tiny_model_dir, "-o", out, "--no-progress")
+        assert r.returncode == 0, r.stderr
+        outs.append(sf.read(str(out), dtype="float32")[0])
+    src = sf.read(str(clip), dtype="float32")[0]
+    a, e = round(0.2 * SR), round(0.5 * SR)
+    for out in outs:
+        assert np.array_equal(out[:a], src[:a]) and np.array_equal(out[e:], src[e:])
+    assert not np.allclose(outs[0][a:e], outs[1][a:e], atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "args, match",
     [
+        (["generate", "x", "--seed", str(2**70)], "--seed must be between 0 and 2**63 - 1"),
+        (["generate", "x", "--seed", "-1"], "--seed must be between 0 and 2**63 - 1"),
+        (["generate", "x", "--seconds", "0.00001"], "--seconds must be at least"),
+        (["generate", "x", "--steps", "0"], "--steps must be between 1 and 1000"),
+        (["continue", "CLIP", "--seconds", "0.00001", "-o", "OUT"], "--seconds must be at least"),
         (["generate", "  ", "--seconds", "1"], "prompt is empty"),
         (["generate", "x", "--seconds", "0"], "positive"),
         (["generate", "x", "--seconds", "-3"], "positive"),
@@ -178,3 +218,12 @@ def test_errors_are_one_line_exit_2(tiny_model_dir, tmp_path, clip, args, match)
     assert r.stderr.startswith("error:") and match in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_the_largest_seed_is_accepted_and_printed_exactly(tiny_model_dir, tmp_path):
+    out = tmp_path / "s.wav"
+    r = jen1(
+        "generate", "x", "--seconds", 0.1, "--seed", 2**63 - 1, "--model", tiny_model_dir, "-o", out
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"seed {2**63 - 1};" in r.stdout

@@ -39,10 +39,64 @@ def test_generate_returns_wav_and_seed(web_server):
     assert int(r3.headers["x-jen1-seed"]) >= 0  # a random seed, reported
 
 
+def _as_served(wav: bytes, tmp_path) -> np.ndarray:
+    """(L, 2) what the server makes of an uploaded WAV before any model runs, as 24-bit PCM."""
+    from jen1.audio import load_audio
+    from jen1.web.results import wav_bytes
+
+    path = tmp_path / "upload.wav"
+    path.write_bytes(wav)
+    return sf.read(io.BytesIO(wav_bytes(load_audio(path))), dtype="float32")[0]
+
+
+def _generate(web_server, **body) -> np.ndarray:
+    body = {"seconds": 0.5, "seed": 3, "steps": 3, **body}
+    return _wav(httpx.post(web_server.url + "/api/generate", json=body, timeout=60))[0]
+
+
+def test_prompt_negative_prompt_and_guidance_reach_the_model(web_server):
+    jazz = _generate(web_server, prompt="a jazz trio", cfg=3)
+    assert not np.allclose(jazz, _generate(web_server, prompt="a rock band", cfg=3), atol=1e-4)
+    steered = _generate(web_server, prompt="a jazz trio", cfg=3, negative_prompt="noise")
+    assert not np.allclose(jazz, steered, atol=1e-4)
+    cond = _generate(web_server, prompt="a jazz trio", cfg=1)
+    neg = _generate(web_server, prompt="a jazz trio", cfg=1, negative_prompt="noise")
+    assert np.array_equal(cond, neg)  # at guidance 1: the conditional output alone
+    assert not np.allclose(cond, jazz, atol=1e-4)
+
+
+def test_inpaint_prompt_changes_only_the_gap(web_server, song_wav_bytes):
+    outs = []
+    for prompt in ("a violin", "heavy drums"):
+        r = httpx.post(
+            web_server.url + "/api/inpaint",
+            files={"audio": ("song.wav", song_wav_bytes, "audio/wav")},
+            data={"start": "0.5", "end": "1.0", "prompt": prompt, "seed": "1", "steps": "3"},
+            timeout=60,
+        )
+        outs.append(_wav(r)[0])
+    a, e = round(0.5 * 48000), round(1.0 * 48000)
+    assert np.array_equal(outs[0][:a], outs[1][:a]) and np.array_equal(outs[0][e:], outs[1][e:])
+    assert not np.allclose(outs[0][a:e], outs[1][a:e], atol=1e-4)
+
+
+def test_the_seed_range_is_exact(web_server):
+    body = {"prompt": "x", "seconds": 0.1, "steps": 1, "seed": 2**63 - 1}
+    r = httpx.post(web_server.url + "/api/generate", json=body, timeout=60)
+    _wav(r)
+    assert r.headers["x-jen1-seed"] == str(2**63 - 1)  # not rounded through a float
+    for seed in (2**63, -1, 1e19):
+        r = httpx.post(web_server.url + "/api/generate", json={**body, "seed": seed}, timeout=30)
+        assert r.status_code == 400 and "seed must" in r.json()["error"], r.text
+
+
 @pytest.mark.parametrize(
     "body, status, words",
     [
         ({"prompt": "", "seconds": 1}, 400, "prompt is empty"),
+        ({"prompt": "x", "seconds": 0.00001}, 400, "duration must be at least"),
+        ({"prompt": "x", "negative_prompt": 5}, 400, "negative prompt must be text"),
+        ({"prompt": ["a", 5]}, 400, "prompt must be text"),
         ({"prompt": "x", "secs": 1}, 400, "unknown field(s) secs"),
         ({"prompt": "x", "seconds": 99}, 400, "at most 10 s"),
         ({"prompt": "x", "sampler": "nope"}, 400, "unknown sampler"),
@@ -54,7 +108,7 @@ def test_generate_errors_are_one_line_json(web_server, body, status, words):
     assert r.status_code == status and words in r.json()["error"]
 
 
-def test_inpaint_and_continue(web_server, song_wav_bytes):
+def test_inpaint_and_continue(web_server, song_wav_bytes, tmp_path):
     files = {"audio": ("song.wav", song_wav_bytes, "audio/wav")}
     r = httpx.post(
         web_server.url + "/api/inpaint",
@@ -64,9 +118,12 @@ def test_inpaint_and_continue(web_server, song_wav_bytes):
     )
     data, sr = _wav(r)
     assert sr == 48000 and data.shape == (96000, 2)
-    src = sf.read(io.BytesIO(song_wav_bytes), dtype="float32")[0]
-    # outside the gap the input is kept (resampled 44.1 -> 48 kHz, then 24-bit PCM)
-    assert np.abs(data[:12000, 0]).max() > 0.1 and np.abs(src).max() > 0.1
+    # outside the gap the input is kept sample for sample: the server's reading of the upload
+    # (resampled 44.1 -> 48 kHz), as 24-bit PCM
+    kept = _as_served(song_wav_bytes, tmp_path)
+    a, e = round(0.5 * 48000), round(1.0 * 48000)
+    assert np.array_equal(data[:a], kept[:a]) and np.array_equal(data[e:], kept[e:])
+    assert not np.allclose(data[a:e], kept[a:e], atol=1e-3)
     r = httpx.post(web_server.url + "/api/continue", files=files, data={"seconds": "1"}, timeout=60)
     data, _ = _wav(r)
     assert data.shape == (144000, 2)
