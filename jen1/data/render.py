@@ -123,7 +123,9 @@ class SoundFontRenderer:
     """
 
     def __init__(self, soundfont: Path, sample_rate: int = SAMPLE_RATE) -> None:
-        import tinysoundfont
+        from jen1.optional import require
+
+        tinysoundfont = require("tinysoundfont", "rendering MIDI (jen1 data synth)")
 
         soundfont = Path(soundfont)
         if not soundfont.is_file():
