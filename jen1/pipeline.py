@@ -95,6 +95,9 @@ class Pipeline:
         self.text_encoder = text_encoder
         self.bf16 = bf16
         self.device = next(unet.parameters()).device
+        from jen1.threads import govern_pipeline
+
+        self.thread_governor = govern_pipeline(self)  # CPU threads follow the machine's load
         self._null_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # --- loading ---------------------------------------------------------------------------
