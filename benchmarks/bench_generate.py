@@ -99,6 +99,7 @@ def _child(args: argparse.Namespace) -> None:
             sync()
             res["total_s"] = time.perf_counter() - t
     res["x_realtime"] = args.case / res["total_s"]
+    res["threads_end"] = torch.get_num_threads()  # what the thread governor settled on
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if cuda:
         res["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
