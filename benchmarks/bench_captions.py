@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
-            from jen1.data.render import DEFAULT_SOUNDFONT
+            from jen1.synth.render import DEFAULT_SOUNDFONT
             from jen1.synth.corpus import synthesize_corpus
 
             data = Path(tmp) / "corpus"

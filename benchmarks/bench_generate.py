@@ -8,6 +8,14 @@ When CUDA is present a GPU section repeats every case on the GPU and adds its pe
 
     python benchmarks/bench_generate.py [--model DIR] [--seconds 10 30 60] [--continue 30 120 600]
         [--steps N] [--devices cpu cuda] [--json PATH]
+
+``--contention N`` measures a busy machine instead: each ``--seconds`` generate case runs on the
+idle machine, then again while N busy-loop processes (one per core, say) keep the CPUs busy, in
+turn ``--repeats`` times, once with the thread governor off ("fixed": torch's thread count
+throughout, as before :mod:`jen1.threads`) and once on ("adaptive"); it prints the median times
+side by side with their ratios::
+
+    python benchmarks/bench_generate.py --contention 2 --seconds 10 --repeats 3 --json busy.json
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ def _child(args: argparse.Namespace) -> None:
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     t0 = time.perf_counter()
     pipe = Pipeline.from_pretrained(args.model, device=args.device)
+    if args.fixed_threads and pipe.thread_governor is not None:
+        pipe.thread_governor.enabled = False  # the thread count torch starts with, throughout
     sync()
     load_s = time.perf_counter() - t0
     steps = args.steps or pipe.cfg.sampling.steps
@@ -90,11 +100,102 @@ def _child(args: argparse.Namespace) -> None:
             sync()
             res["total_s"] = time.perf_counter() - t
     res["x_realtime"] = args.case / res["total_s"]
+    res["threads_end"] = torch.get_num_threads()  # what the thread governor settled on
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if cuda:
         res["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
         res["gpu"] = torch.cuda.get_device_name()
     print("RESULT " + json.dumps(res))
+
+
+# CPU-bound until its parent is gone (a benchmark killed midway leaves no busy loop behind).
+BUSY_LOOP = (
+    "import os\nparent = os.getppid()\n"
+    "while os.getppid() == parent:\n    for _ in range(100000):\n        pass\n"
+)
+
+
+def _run_case(
+    args: argparse.Namespace, dev: str, task: str, sec: float, fixed: bool = False
+) -> dict:
+    """One case in a fresh subprocess -> its RESULT dict (``fixed``: thread governor off)."""
+    cmd = [sys.executable, __file__, "--_child", "--_task", task, "--_case", str(sec)]
+    cmd += ["--_device", dev]
+    for flag, val in (
+        ("--model", args.model),
+        ("--steps", args.steps),
+        ("--threads", args.threads),
+    ):
+        if val is not None:
+            cmd += [flag, str(val)]
+    if fixed:
+        cmd.append("--_fixed-threads")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if out.returncode != 0 or not line:
+        print(out.stderr[-2000:], file=sys.stderr)
+        raise SystemExit(f"case {task} {sec} s on {dev} failed")
+    return json.loads(line[0][7:])
+
+
+def _busy(n: int) -> list[subprocess.Popen]:
+    """Start ``n`` CPU-bound processes (a Python busy loop each)."""
+    return [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(n)]
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
+MODES = {"fixed": True, "adaptive": False}  # name -> governor off
+
+
+def contention(args: argparse.Namespace) -> dict:
+    """Idle vs ``args.contention`` busy processes for each generate case, with the thread
+    governor off ("fixed": torch's thread count throughout) and on ("adaptive"), all runs
+    interleaved so that a change in the machine's background load hits every column alike."""
+    import statistics
+
+    rows = []
+    for sec in args.seconds:
+        runs: dict[str, list[dict]] = {f"{m}/{b}": [] for m in MODES for b in ("idle", "busy")}
+        for _ in range(args.repeats):
+            for mode, fixed in MODES.items():
+                runs[f"{mode}/idle"].append(_run_case(args, "cpu", "generate", sec, fixed))
+                procs = _busy(args.contention)
+                try:
+                    time.sleep(0.5)  # let the scheduler see them running
+                    runs[f"{mode}/busy"].append(_run_case(args, "cpu", "generate", sec, fixed))
+                finally:
+                    _stop(procs)
+                print(
+                    f"  {mode:<8} idle {runs[f'{mode}/idle'][-1]['total_s']:.2f} s, "
+                    f"busy {runs[f'{mode}/busy'][-1]['total_s']:.2f} s",
+                    flush=True,
+                )
+        med = {k: statistics.median(r["total_s"] for r in v) for k, v in runs.items()}
+        row = {"seconds": sec, "busy_processes": args.contention, "repeats": args.repeats}
+        for mode in MODES:
+            idle, busy = med[f"{mode}/idle"], med[f"{mode}/busy"]
+            row[mode] = {"idle_s": idle, "busy_s": busy, "ratio": busy / idle}
+            print(
+                f"generate {sec:>4.0f} s  {mode:<8}  idle {idle:6.2f} s  beside "
+                f"{args.contention} busy processes {busy:6.2f} s  ratio {busy / idle:5.2f}x  "
+                "(each: idle "
+                + " ".join(f"{r['total_s']:.2f}" for r in runs[f"{mode}/idle"])
+                + "; busy "
+                + " ".join(f"{r['total_s']:.2f}" for r in runs[f"{mode}/busy"])
+                + ")",
+                flush=True,
+            )
+        row["adaptive_idle_vs_fixed_idle"] = med["adaptive/idle"] / med["fixed/idle"]
+        print(f"adaptive idle / fixed idle: {row['adaptive_idle_vs_fixed_idle']:.3f}", flush=True)
+        row["runs"] = runs
+        rows.append(row)
+    return {"contention": rows}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,6 +215,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--_device", dest="device", default="cpu", help=argparse.SUPPRESS)
     p.add_argument("--json", default=None)
+    p.add_argument(
+        "--contention",
+        type=int,
+        default=None,
+        metavar="N",
+        help="compare each --seconds generate case idle and beside N busy-loop processes",
+    )
+    p.add_argument("--repeats", type=int, default=1, help="runs per case with --contention")
+    p.add_argument(
+        "--_fixed-threads", dest="fixed_threads", action="store_true", help=argparse.SUPPRESS
+    )
     p.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--_task", dest="task", default=None, help=argparse.SUPPRESS)
     p.add_argument("--_case", dest="case", type=float, default=None, help=argparse.SUPPRESS)
@@ -121,8 +233,25 @@ def main(argv: list[str] | None = None) -> None:
     if args._child:
         _child(args)
         return
+    import platform
+
     import torch
 
+    if args.contention is not None:
+        if args.contention < 1 or args.repeats < 1:
+            raise SystemExit("error: --contention and --repeats must be at least 1")
+        doc = {
+            "machine": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_", "JEN1"))},
+            **contention(args),
+        }
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(doc, f, indent=1)
+            print(f"wrote {args.json}")
+        return
     devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     if any(d.startswith("cuda") for d in devices) and not torch.cuda.is_available():
         raise SystemExit("error: a cuda device was asked for but CUDA is not available")
@@ -132,21 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     for dev, task, sec in cases:
         if dev != "cpu" and (dev, task, sec) == next(c for c in cases if c[0] == dev):
             print(f"GPU section ({dev})", flush=True)
-        cmd = [sys.executable, __file__, "--_child", "--_task", task, "--_case", str(sec)]
-        cmd += ["--_device", dev]
-        for flag, val in (
-            ("--model", args.model),
-            ("--steps", args.steps),
-            ("--threads", args.threads),
-        ):
-            if val is not None:
-                cmd += [flag, str(val)]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
-        line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-        if out.returncode != 0 or not line:
-            print(out.stderr[-2000:], file=sys.stderr)
-            raise SystemExit(f"case {task} {sec} s on {dev} failed")
-        results.append(json.loads(line[0][7:]))
+        results.append(_run_case(args, dev, task, sec))
         r = results[-1]
         print(
             f"{task:<9} {sec:>6.0f} s  total {r['total_s']:7.2f} s  "
@@ -161,8 +276,6 @@ def main(argv: list[str] | None = None) -> None:
             + (f"  peak GPU memory {r['peak_gpu_mb']:.0f} MB" if "peak_gpu_mb" in r else ""),
             flush=True,
         )
-    import platform
-
     doc = {
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),

@@ -81,6 +81,9 @@ class Pipeline:
         self.bf16 = bf16
         self.device = next(unet.parameters()).device
         self.codec = LatentCodec(self.autoencoder, self.device, bf16)
+        from jen1.threads import govern_pipeline
+
+        self.thread_governor = govern_pipeline(self)  # CPU threads follow the machine's load
 
     @classmethod
     def from_pretrained(

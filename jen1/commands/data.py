@@ -107,6 +107,9 @@ def _size(num_bytes: int) -> str:
 def run_synth(args: argparse.Namespace) -> int:
     from jen1.synth.corpus import synthesize_corpus
     from jen1.errors import Jen1Error
+    from jen1.optional import require
+
+    require("tinysoundfont", "jen1 data synth")  # before any work
 
     if args.hours is not None:
         if not (args.hours > 0 and math.isfinite(args.hours)):

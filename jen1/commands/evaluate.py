@@ -140,6 +140,9 @@ def _add_generation(which: argparse._SubParsersAction, fmt: type) -> None:
 
 def run_generation(args: argparse.Namespace) -> int:
     from jen1.eval.generation import evaluate_generation
+    from jen1.eval.musicnn import find_checkpoint
+
+    find_checkpoint()  # musicnn's weights are needed at the end: say so before generating
     from jen1.eval.report import format_table, write_json
 
     result = evaluate_generation(

@@ -101,12 +101,9 @@ def run_serve(args: argparse.Namespace) -> int:
         max_seconds=args.max_seconds,
         upload_timeout=args.upload_timeout,
     )
-    try:
-        import gradio  # noqa: F401
-    except ModuleNotFoundError:
-        raise Jen1Error(
-            "jen1 serve needs gradio: pip install 'jen1[web]' (or gradio==6.31.0)"
-        ) from None
+    from jen1.optional import require
+
+    require("gradio", "jen1 serve")
     from jen1.pipeline import Pipeline
     from jen1.web.server import check_port, serve
 

@@ -126,9 +126,14 @@ def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_ME
 
 def find_checkpoint(name: str = "MTT_musicnn") -> Path:
     """Folder of the installed ``musicnn`` package's checkpoint ``name`` (without importing it)."""
-    spec = importlib.util.find_spec("musicnn")
+    from jen1.optional import missing
+
+    try:
+        spec = importlib.util.find_spec("musicnn")
+    except (ValueError, ImportError):  # a module without a spec (blocked or half-installed)
+        spec = None
     if spec is None or not spec.submodule_search_locations:
-        raise Jen1Error("the musicnn weights are missing: pip install --no-deps musicnn")
+        raise missing("musicnn", "FAD-musicnn (its MTT_musicnn weights)")
     folder = Path(list(spec.submodule_search_locations)[0]) / name
     if not (folder / ".index").exists():
         raise Jen1Error(f"no {name} checkpoint in {folder.parent}: pip install --no-deps musicnn")

@@ -133,7 +133,9 @@ class SoundFontRenderer:
     def __init__(
         self, soundfont: Path, sample_rate: int = SAMPLE_RATE, drum_kits: tuple[Path, ...] = ()
     ) -> None:
-        import tinysoundfont
+        from jen1.optional import require
+
+        tinysoundfont = require("tinysoundfont", "rendering MIDI (jen1 data synth)")
 
         self.sample_rate = sample_rate
         self.synth = tinysoundfont.Synth(samplerate=sample_rate)
