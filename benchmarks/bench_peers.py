@@ -385,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         # of which each peer keeps its fastest: a peer is never slowed by a packing it does
         # not profit from
         packed: dict[str, float] = {}
-        if device.type == "cpu" and packing.packing_available():
+        # (not on CPUs whose oneDNN has no bf16 kernels, e.g. AVX2-only: nothing packs there)
+        if device.type == "cpu" and packing.packing_supported(torch.bfloat16):
             for variant in ("all", "linear", "none"):
                 for m in models:
                     if m is ours:
