@@ -53,21 +53,22 @@ class Packed:
     version: int  # source weight version counter
     source: Tensor | None = None  # conv: the plain (C_out, C_in / groups, K) weight, detached
     groups: int = 1  # conv groups
-    by_size: dict[tuple[int, ...], Tensor] = field(default_factory=dict)  # {(B, C_in, W_out): w}
+    by_size: dict[tuple[int, ...], Tensor] = field(default_factory=dict)  # {(B, C_in, W, pad): w}
 
     def conv_weight(
         self, size: tuple[int, ...], pad: int, stride: int, dilation: int
     ) -> Tensor | None:
         """The conv weight packed for (B, C_in, 1, W) inputs of ``size`` with ``pad``, or None.
 
-        Packed for the first (batch, output width) it meets and kept for that one: oneDNN
-        chooses the blocked layout by the output's width (a causal call, input W + 2 without
-        padding, and a centred one, W with padding 1, share it). Other widths get None and take
-        the plain path: a second layout would be a second copy of the weights, and packing one
-        lazily during sampling raises the peak memory of long continuations.
+        Packed for the first (batch, input width, padding) it meets and kept for that one.
+        Other calls get None and take the plain path: a second layout would be a second copy
+        of the weights, and packing one lazily during sampling raises the peak memory of long
+        continuations. The padding is part of the key although a causal call (input W + 2, no
+        padding) and a centred one (W, padding 1) have the same output width: a weight packed
+        for one and used for the other sends oneDNN through a reorder on every call, which made
+        causal sampling 13x slower than the plain path.
         """
-        k = self.source.shape[-1] if self.source is not None else 1
-        key = (size[0], size[1], (size[-1] + 2 * pad - dilation * (k - 1) - 1) // stride + 1)
+        key = (size[0], size[1], size[-1], pad)
         if not self.by_size:
             assert self.source is not None
             self.by_size[key] = reorder_conv_weight(
