@@ -58,6 +58,15 @@ def stft_magnitude(wav: Tensor, n_fft: int, hop: int | None = None) -> Tensor:
     Returns:
         (B, 2, F, N) magnitudes, F = n_fft // 2 + 1.
     """
+    with torch.autocast(wav.device.type, enabled=False):
+        return stft_complex(wav, n_fft, hop).abs()
+
+
+def stft_complex(wav: Tensor, n_fft: int, hop: int | None = None) -> Tensor:
+    """Complex spectrogram in float32 (autocast off): (B, C, L) -> (B, C, n_fft // 2 + 1, N).
+
+    Hann window, hop ``n_fft // 4`` by default, centred frames.
+    """
     hop = hop or n_fft // 4
     b = wav.shape[0]
     with torch.autocast(wav.device.type, enabled=False):
@@ -70,8 +79,7 @@ def stft_magnitude(wav: Tensor, n_fft: int, hop: int | None = None) -> Tensor:
             center=True,
             return_complex=True,
         )
-        mag = spec.abs()
-    return rearrange(mag, "(b c) f n -> b c f n", b=b)
+    return rearrange(spec, "(b c) f n -> b c f n", b=b)
 
 
 def _log_clamped(x: Tensor, floor: float) -> Tensor:
@@ -213,17 +221,30 @@ def reconstruction_losses(
         "mid_side": w_ms * MR-STFT of mid/side (when ``mid_side_weight`` > 0), "recon": their
         sum}``. STFTs are shared between the STFT and mel terms.
     """
+    # One complex STFT per window and signal serves every term: the magnitude terms, the mel
+    # term, the mid/side terms (the STFT is linear: STFT((L+R)/2) = (STFT(L) + STFT(R)) / 2) and
+    # the complex term. Computed term by term, the spectra were 80% of a training step.
     mel_set = set(mel_windows(loss_cfg))
-    stft = wav.new_zeros((), dtype=torch.float32)
-    mel = wav.new_zeros((), dtype=torch.float32)
-    for n_fft in loss_cfg.stft_windows:
-        mag_r, mag_e = stft_magnitude(wav, n_fft), stft_magnitude(recon, n_fft)
-        sc, log_l1 = _stft_terms(mag_r, mag_e)
-        stft = stft + (sc + log_l1).mean()
-        if n_fft in mel_set:
-            lr = _log_mel(mag_r, sample_rate, loss_cfg.mel_bins)
-            le = _log_mel(mag_e, sample_rate, loss_cfg.mel_bins)
-            mel = mel + (lr - le).abs().mean()
+    mid_side = loss_cfg.mid_side_weight > 0 and wav.shape[1] == 2
+    complex_set = set(loss_cfg.complex_windows) if loss_cfg.complex_weight > 0 else set()
+    zero = wav.new_zeros((), dtype=torch.float32)
+    stft, mel, ms, cplx = zero, zero, zero, zero
+    for n_fft in dict.fromkeys(loss_cfg.stft_windows + tuple(sorted(complex_set, reverse=True))):
+        spec_r, spec_e = stft_complex(wav, n_fft), stft_complex(recon, n_fft)
+        mag_r, mag_e = spec_r.abs(), spec_e.abs()
+        if n_fft in loss_cfg.stft_windows:
+            sc, log_l1 = _stft_terms(mag_r, mag_e)
+            stft = stft + (sc + log_l1).mean()
+            if n_fft in mel_set:
+                lr = _log_mel(mag_r, sample_rate, loss_cfg.mel_bins)
+                le = _log_mel(mag_e, sample_rate, loss_cfg.mel_bins)
+                mel = mel + (lr - le).abs().mean()
+            if mid_side:
+                sc, log_l1 = _stft_terms(_mid_side_spec(spec_r).abs(), _mid_side_spec(spec_e).abs())
+                ms = ms + (sc + log_l1).mean()
+        if n_fft in complex_set:
+            d = _compress(spec_r, mag_r) - _compress(spec_e, mag_e)
+            cplx = cplx + d.abs().mean()
     l1 = (wav - recon).abs().mean()
     out: dict[str, Tensor] = {
         "stft": loss_cfg.stft_weight * stft / len(loss_cfg.stft_windows),
@@ -231,27 +252,30 @@ def reconstruction_losses(
         "l1": loss_cfg.l1_weight * l1,
     }
     out["recon"] = out["stft"] + out["mel"] + out["l1"]
-    if loss_cfg.mid_side_weight > 0 and wav.shape[1] == 2:
-        ms = mrstft_distance(to_mid_side(wav), to_mid_side(recon), loss_cfg.stft_windows).mean()
-        out["mid_side"] = loss_cfg.mid_side_weight * ms
+    if mid_side:
+        out["mid_side"] = loss_cfg.mid_side_weight * ms / len(loss_cfg.stft_windows)
         out["recon"] = out["recon"] + out["mid_side"]
-    if loss_cfg.complex_weight > 0:
-        cplx = sum(complex_stft_distance(wav, recon, n) for n in loss_cfg.complex_windows)
-        out["complex"] = loss_cfg.complex_weight * cplx.mean() / len(loss_cfg.complex_windows)
+    if complex_set:
+        out["complex"] = loss_cfg.complex_weight * cplx / len(loss_cfg.complex_windows)
         out["recon"] = out["recon"] + out["complex"]
     return out
 
 
+def _mid_side_spec(spec: Tensor) -> Tensor:
+    """(B, 2, F, N) left/right spectra -> mid (L+R)/2 and side (L-R)/2 spectra."""
+    left, right = spec[:, :1], spec[:, 1:2]
+    return torch.cat([(left + right) / 2, (left - right) / 2], dim=1)
+
+
+def _compress(spec: Tensor, mag: Tensor | None = None) -> Tensor:
+    """Complex spectra with magnitudes raised to 0.3, phase kept (``mag``: ``spec.abs()``)."""
+    mag = spec.abs() if mag is None else mag
+    return spec * mag.clamp_min(1e-7).pow(-0.7)
+
+
 def _compressed_stft(wav: Tensor, n_fft: int) -> Tensor:
     """(B, A, L) -> (B, A, F, N) complex STFT with magnitudes raised to 0.3 (phase kept)."""
-    b = wav.shape[0]
-    x = rearrange(wav, "b c l -> (b c) l")
-    spec = torch.stft(
-        x, n_fft, hop_length=n_fft // 4, window=_hann(n_fft).to(x.device), center=True,
-        return_complex=True,
-    )
-    spec = spec * spec.abs().clamp_min(1e-7).pow(-0.7)
-    return rearrange(spec, "(b c) f n -> b c f n", b=b)
+    return _compress(stft_complex(wav, n_fft))
 
 
 @_fp32

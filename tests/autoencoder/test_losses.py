@@ -120,3 +120,20 @@ def test_mid_side_term_sees_interchannel_phase():
     assert out["stft"] < 1e-3
     assert out["mid_side"] > 1.0
     assert torch.allclose(out["recon"], out["stft"] + out["mel"] + out["l1"] + out["mid_side"])
+
+
+def test_shared_spectra_give_the_terms_of_the_separate_distances():
+    """One STFT per window serves every term: each equals its distance computed on its own
+    (the mid/side spectra from the left/right ones, the complex term from the same STFT)."""
+    lc = load_config("small-v2").ae_loss
+    assert lc.complex_weight > 0 and lc.mid_side_weight > 0
+    a, b = _pair(length=9600)
+    out = L.reconstruction_losses(a, b, lc)
+    ms = L.mrstft_distance(L.to_mid_side(a), L.to_mid_side(b), lc.stft_windows).mean()
+    torch.testing.assert_close(out["mid_side"], lc.mid_side_weight * ms)
+    cplx = sum(L.complex_stft_distance(a, b, n) for n in lc.complex_windows).mean()
+    torch.testing.assert_close(out["complex"], lc.complex_weight * cplx / len(lc.complex_windows))
+    stft = L.mrstft_distance(a, b, lc.stft_windows).mean()
+    torch.testing.assert_close(out["stft"], lc.stft_weight * stft)
+    mel = L.mel_distance(a, b, n_mels=lc.mel_bins, windows=L.mel_windows(lc)).mean()
+    torch.testing.assert_close(out["mel"], lc.mel_weight * mel)
