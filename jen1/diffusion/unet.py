@@ -22,7 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jen1.conditioning.conditions import Conditions
+from jen1.conditioning.control_tensors import NUM_FRAME_CHANNELS, ControlTensors, absent_controls
 from jen1.config import UNetConfig
+from jen1.diffusion.control_embed import ControlEmbedding
 from jen1.diffusion.layers import (
     AttentionBlock,
     Conv1d,
@@ -128,7 +130,14 @@ class UNet1D(nn.Module):
         self.null_text = nn.Parameter(torch.randn(cfg.cross_attn_dim) * 0.02)
         self.text_pool = Linear(cfg.cross_attn_dim, cfg.time_dim)
 
-        self.conv_in = Conv1d(2 * latent_dim + 1, ch[0], cfg.kernel_size)
+        ctl = cfg.controls
+        # control conditioning (issue 21); absent from models made before it, whose state
+        # dicts therefore keep exactly their keys and shapes
+        self.control_embed = (
+            ControlEmbedding(ctl, cfg.time_dim) if ctl is not None and ctl.global_embed else None
+        )
+        self.control_channels = NUM_FRAME_CHANNELS if ctl is not None and ctl.aligned else 0
+        self.conv_in = Conv1d(2 * latent_dim + 1 + self.control_channels, ch[0], cfg.kernel_size)
         n = cfg.num_res_blocks
         self.down = nn.ModuleList(
             _Level(ch[i], ch[i], n, cfg.attn_levels[i], cfg) for i in range(levels)
@@ -149,6 +158,24 @@ class UNet1D(nn.Module):
         self.conv_out = Conv1d(ch[0], latent_dim, cfg.kernel_size)
         nn.init.zeros_(self.conv_out.conv.weight)
         nn.init.zeros_(self.conv_out.conv.bias)
+
+    def _controls(
+        self, cond: Conditions, batch: int, num_frames: int, device: torch.device
+    ) -> ControlTensors | None:
+        """``cond.controls`` checked against this U-Net (None: all absent, if it has controls)."""
+        if self.cfg.controls is None:
+            if cond.controls is not None:
+                raise _refuse_controls()
+            return None
+        c = cond.controls
+        if c is None:
+            return absent_controls(batch, num_frames, device)
+        if c.batch_size != batch or c.frames.shape[-1] != num_frames:
+            raise Jen1Error(
+                f"controls are for {c.batch_size} samples of {c.frames.shape[-1]} frames, "
+                f"x has {batch} of {num_frames}"
+            )
+        return c
 
     @property
     def frame_multiple(self) -> int:
@@ -199,7 +226,9 @@ class UNet1D(nn.Module):
         Args:
             x: (B, 2C+1, T) U-Net input ``[x_t, known * mask, mask]``; any T >= 1.
             t: (B,) continuous time in [0, 1] (or a scalar, broadcast).
-            cond: text (``text_emb`` (B, S, D), ``text_mask`` (B, S), ``drop_text`` (B,)).
+            cond: text (``text_emb`` (B, S, D), ``text_mask`` (B, S), ``drop_text`` (B,)) and
+                musical controls (``controls``, frames (B, K, T); None: all absent). A U-Net
+                without control conditioning (``cfg.controls`` None) refuses controls.
             causal: unidirectional mode; None uses ``cfg.causal``.
             text: ``self.text_context(cond)`` made earlier (sampling reuses one for all its
                 steps, with the cross-attention keys it caches); None makes it here.
@@ -219,6 +248,11 @@ class UNet1D(nn.Module):
         elif text.tokens.shape[0] != batch:
             raise Jen1Error(f"text context is for {text.tokens.shape[0]} samples, x has {batch}")
         temb = self.time_embed(t) + text.temb  # (B, D_time)
+        controls = self._controls(cond, batch, num_frames, x.device)
+        if self.control_embed is not None:
+            temb = temb + self.control_embed(controls)
+        if self.control_channels:  # time-aligned controls, concatenated like the mask
+            x = torch.cat([x, controls.frames.to(x.dtype)], dim=1)  # (B, 2C+1+K, T)
 
         # pad on the RIGHT only: causal frames never see the padding, and trimming restores T
         pad = -num_frames % self.frame_multiple
@@ -240,6 +274,13 @@ class UNet1D(nn.Module):
         # per-frame magnitude the prediction needs (v or eps scale with x_t); measured: faster fit
         out = self.conv_out(F.silu(h), causal)  # (B, T', C)
         return out[:, :num_frames].transpose(1, 2).contiguous()
+
+
+def _refuse_controls() -> Jen1Error:
+    return Jen1Error(
+        "this model was trained without musical controls and cannot follow them "
+        "(bpm, key, meter, chords); use a model trained with unet.controls"
+    )
 
 
 def count_parameters(module: nn.Module) -> int:
