@@ -326,6 +326,7 @@ def summarize_attributes(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["tempo"] = {
             "clips": n,
             "accuracy_4pct": correct / n,
+            "accuracy_8pct": float(np.mean([e <= 0.08 for e in err])),
             "octave_errors": octave / n,
             "accuracy_with_octaves": (correct + octave) / n,
             "median_abs_error_pct": 100 * float(np.median(err)),

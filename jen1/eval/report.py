@@ -83,6 +83,7 @@ def format_table(result: dict[str, Any]) -> str:
         return _pct(d[a][k]) if a in d and d[a].get(k) is not None else "-"
 
     row("tempo within 4%", get(ag, "tempo", "accuracy_4pct"), get(ar, "tempo", "accuracy_4pct"))
+    row("tempo within 8%", get(ag, "tempo", "accuracy_8pct"), get(ar, "tempo", "accuracy_8pct"))
     row(
         "tempo octave errors (x1/2, x2, x1/3, x3)",
         get(ag, "tempo", "octave_errors"),
@@ -92,6 +93,16 @@ def format_table(result: dict[str, Any]) -> str:
     row("key close (exact, fifth, relative)", get(ag, "key", "close"), get(ar, "key", "close"))
     row("key MIREX score", get(ag, "key", "mirex"), get(ar, "key", "mirex"))
     row("mode (major/minor)", get(ag, "key", "mode_accuracy"), get(ar, "key", "mode_accuracy"))
+    ax = result["attributes"].get("generated_explicit")
+    if ax is not None:  # the same prompts and seeds with explicit controls
+        for label, (att, key) in {
+            "with explicit controls: tempo within 4%": ("tempo", "accuracy_4pct"),
+            "with explicit controls: tempo within 8%": ("tempo", "accuracy_8pct"),
+            "with explicit controls: key exact": ("key", "exact"),
+            "with explicit controls: key close": ("key", "close"),
+            "with explicit controls: key MIREX score": ("key", "mirex"),
+        }.items():
+            row(label, get(ax, att, key), "-")
     if result.get("style_classifier"):
         si = result["style_classifier"]
         row(
