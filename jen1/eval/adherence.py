@@ -146,7 +146,8 @@ _KEY_OF_RE = re.compile(r"\bkey of ([A-G])(#|♯|b|♭)?(?![\w#♯♭])")
 
 
 def parse_attributes(prompt: str, styles: dict[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """Attributes stated in the words of a prompt: ``bpm``, ``key``, ``mode``, ``style``.
+    """Attributes stated in the words of a prompt: ``bpm``, ``key``, ``mode``, ``meter``,
+    ``style``.
 
     Args:
         prompt: free text, e.g. "a slow piano ballad in D minor at 70 BPM".
@@ -165,6 +166,20 @@ def parse_attributes(prompt: str, styles: dict[str, Sequence[str]] | None = None
         m = _KEY_OF_RE.search(prompt)
         if m:
             out["key"] = normalize_key(m.group(1) + (m.group(2) or ""))
+    # the musical controls' parser knows more wordings ("tempo 132", "♩ = 168", "key: Em",
+    # "in 3/4") and is what a model with controls is told: its tempo wins (a range "100-105
+    # BPM" is its middle), and it fills a key or meter the patterns above miss
+    from jen1.conditioning.controls import parse_prompt
+
+    c = parse_prompt(prompt, strict=False)
+    if c.bpm is not None:
+        out["bpm"] = c.bpm
+    if "key" not in out and c.key is not None:
+        out["key"] = c.key
+        if c.mode is not None:
+            out["mode"] = c.mode
+    if c.meter is not None:
+        out["meter"] = f"{c.meter[0]}/{c.meter[1]}"
     if styles is None:
         from jen1.synth.captions import STYLE_WORDS
 

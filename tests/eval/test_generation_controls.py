@@ -57,3 +57,19 @@ def test_a_model_without_controls_refuses_explicit_controls(tiny_model_dir, tmp_
     root = _corpus(tmp_path / "corpus")
     assert main(_args(tiny_model_dir, root, tmp_path, "--controls", "explicit")) == 2
     assert "--controls: this model was trained without musical controls" in capsys.readouterr().err
+
+
+def test_the_unseen_wordings_prompt_set_states_a_tempo_in_every_prompt():
+    from pathlib import Path
+
+    from jen1.eval.adherence import parse_attributes
+    from jen1.eval.generation import read_prompts
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "prompts_unseen_wordings.txt"
+    items = read_prompts(path)
+    assert len(items) == 20 and all(p.attributes.get("bpm") for p in items)
+    assert sum("key" in p.attributes for p in items) >= 18
+    assert sum("meter" in p.attributes for p in items) >= 6
+    got = parse_attributes("synthwave, 100-105 BPM, key: Em, in 6/8")
+    assert (got["bpm"], got["key"], got["mode"], got["meter"]) == (102.5, "E", "minor", "6/8")
+    assert "bpm" not in parse_attributes("Summer of 69 on a 909 drum machine")
