@@ -180,6 +180,10 @@ def parse_attributes(prompt: str, styles: dict[str, Sequence[str]] | None = None
             out["mode"] = c.mode
     if c.meter is not None:
         out["meter"] = f"{c.meter[0]}/{c.meter[1]}"
+    if c.chords is not None:
+        from jen1.conditioning.controls import format_chords
+
+        out["chords"] = format_chords(c.chords)
     if styles is None:
         from jen1.synth.captions import STYLE_WORDS
 
@@ -307,7 +311,9 @@ def clip_attributes(
 
     Returns:
         ``lufs`` always; ``bpm_est``/``tempo`` when ``bpm`` is known; ``key_est``/``key`` when
-        ``key`` is known (mode compared only if known); ``style_est``/``style_ok``.
+        ``key`` is known (mode compared only if known); ``chord_match`` (share of beats) and
+        ``chord_beats`` when ``chords`` and ``bpm`` are (:mod:`jen1.eval.chords`);
+        ``style_est``/``style_ok``.
     """
     out: dict[str, Any] = {"lufs": loudness_lufs(wav, sr)}
     if attrs.get("bpm"):
@@ -324,6 +330,14 @@ def clip_attributes(
             out["mode_ok"] = m == attrs["mode"]
         else:
             out["key"] = "exact" if k == true_key else "other"
+    if attrs.get("chords") and attrs.get("bpm"):
+        from jen1.eval.chords import chord_match
+
+        meter = str(attrs.get("meter") or "4/4")
+        per_bar = int(meter.split("/")[0]) if meter.split("/")[0].isdigit() else 4
+        got = chord_match(wav, sr, attrs["chords"], float(attrs["bpm"]), per_bar)
+        if got["matched"] is not None:
+            out.update(chord_match=got["matched"], chord_beats=got["beats"])
     if style_pred is not None and attrs.get("style"):
         out.update(style_est=style_pred, style_ok=style_pred == attrs["style"])
     return out
@@ -357,6 +371,13 @@ def summarize_attributes(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "close": sum(x in ("exact", "fifth", "relative") for x in rel) / n,
             "mirex": float(np.mean([MIREX_KEY_WEIGHTS[x] for x in rel])),
             "mode_accuracy": float(np.mean(modes)) if modes else None,
+        }
+    c = [r for r in rows if "chord_match" in r]
+    if c:
+        out["chords"] = {
+            "clips": len(c),
+            "beat_match": float(np.mean([r["chord_match"] for r in c])),
+            "method": "triad of each beat's chroma (24 templates) = the asked chord's triad",
         }
     s = [r for r in rows if "style_ok" in r]
     if s:

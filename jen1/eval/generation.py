@@ -48,7 +48,7 @@ class ReferenceClip:
 def _clean_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
     from jen1.eval.music import normalize_key
 
-    keys = ("bpm", "key", "mode", "meter", "style", "instruments")
+    keys = ("bpm", "key", "mode", "meter", "chords", "style", "instruments")
     out = {k: attrs[k] for k in keys if attrs.get(k)}
     if "key" in out:
         try:
@@ -292,13 +292,13 @@ def generate_clips(
 
 
 def explicit_controls_of(attrs: dict[str, Any]) -> Any:
-    """The controls a prompt's known attributes give (tempo, key and mode, meter); values the
-    controls do not accept are left out."""
+    """The controls a prompt's known attributes give (tempo, key and mode, meter, chords);
+    values the controls do not accept are left out."""
     from jen1.conditioning.controls import ControlError, Controls, merge
 
     out = Controls()
     for part in ({"bpm": attrs.get("bpm")}, {"key": attrs.get("key"), "mode": attrs.get("mode")},
-                 {"meter": attrs.get("meter")}):  # fmt: skip
+                 {"meter": attrs.get("meter")}, {"chords": attrs.get("chords")}):  # fmt: skip
         try:
             out = merge(out, Controls.from_user(**part))
         except ControlError:

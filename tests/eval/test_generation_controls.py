@@ -67,7 +67,8 @@ def test_the_unseen_wordings_prompt_set_states_a_tempo_in_every_prompt():
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "prompts_unseen_wordings.txt"
     items = read_prompts(path)
-    assert len(items) == 20 and all(p.attributes.get("bpm") for p in items)
+    assert len(items) == 24 and all(p.attributes.get("bpm") for p in items)
+    assert sum("chords" in p.attributes for p in items) == 4
     assert sum("key" in p.attributes for p in items) >= 18
     assert sum("meter" in p.attributes for p in items) >= 6
     got = parse_attributes("synthwave, 100-105 BPM, key: Em, in 6/8")
