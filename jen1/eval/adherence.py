@@ -311,7 +311,9 @@ def clip_attributes(
 
     Returns:
         ``lufs`` always; ``bpm_est``/``tempo`` when ``bpm`` is known; ``key_est``/``key`` when
-        ``key`` is known (mode compared only if known); ``chord_match`` (share of beats) and
+        ``key`` is known (mode compared only if known); ``meter_est``/``meter_ok`` (duple or
+        triple grouping, :mod:`jen1.eval.meter`) when ``meter`` and ``bpm`` are;
+        ``chord_match`` (share of beats) and
         ``chord_beats`` when ``chords`` and ``bpm`` are (:mod:`jen1.eval.chords`);
         ``style_est``/``style_ok``.
     """
@@ -330,6 +332,13 @@ def clip_attributes(
             out["mode_ok"] = m == attrs["mode"]
         else:
             out["key"] = "exact" if k == true_key else "other"
+    if attrs.get("meter") and attrs.get("bpm"):
+        from jen1.eval.meter import estimate_grouping, meter_grouping
+
+        want = meter_grouping(str(attrs["meter"]))
+        got_group = estimate_grouping(wav, sr, float(attrs["bpm"])) if want else None
+        if got_group is not None:
+            out.update(meter_est=got_group, meter_ok=got_group == want)
     if attrs.get("chords") and attrs.get("bpm"):
         from jen1.eval.chords import chord_match
 
@@ -371,6 +380,13 @@ def summarize_attributes(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "close": sum(x in ("exact", "fifth", "relative") for x in rel) / n,
             "mirex": float(np.mean([MIREX_KEY_WEIGHTS[x] for x in rel])),
             "mode_accuracy": float(np.mean(modes)) if modes else None,
+        }
+    m = [r for r in rows if "meter_ok" in r]
+    if m:
+        out["meter"] = {
+            "clips": len(m),
+            "accuracy": float(np.mean([r["meter_ok"] for r in m])),
+            "method": "duple/triple accent grouping at the asked tempo (chance 50%)",
         }
     c = [r for r in rows if "chord_match" in r]
     if c:

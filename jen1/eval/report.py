@@ -93,6 +93,8 @@ def format_table(result: dict[str, Any]) -> str:
     row("key close (exact, fifth, relative)", get(ag, "key", "close"), get(ar, "key", "close"))
     row("key MIREX score", get(ag, "key", "mirex"), get(ar, "key", "mirex"))
     row("mode (major/minor)", get(ag, "key", "mode_accuracy"), get(ar, "key", "mode_accuracy"))
+    if "meter" in ag:
+        row("meter (duple/triple grouping)", get(ag, "meter", "accuracy"), "-")
     if "chords" in ag:
         row("chord match per beat (triads)", get(ag, "chords", "beat_match"), "-")
     ax = result["attributes"].get("generated_explicit")
@@ -103,6 +105,7 @@ def format_table(result: dict[str, Any]) -> str:
             "with explicit controls: key exact": ("key", "exact"),
             "with explicit controls: key close": ("key", "close"),
             "with explicit controls: key MIREX score": ("key", "mirex"),
+            "with explicit controls: meter (duple/triple)": ("meter", "accuracy"),
             "with explicit controls: chord match per beat": ("chords", "beat_match"),
         }.items():
             row(label, get(ax, att, key), "-")

@@ -46,3 +46,32 @@ def test_clip_attributes_report_chord_match_when_chords_and_tempo_are_known():
     rows = [row, clip_attributes(wav, {"bpm": BPM, "chords": "F Am"}, SR)]
     assert summarize_attributes(rows)["chords"]["beat_match"] == 0.5
     assert "chord_match" not in clip_attributes(wav, {"chords": "C G"}, SR)  # no grid to check
+
+
+def _accents(bpm: float, per_bar: int, seconds: float = 10.0) -> np.ndarray:
+    """A 1.5 kHz blip on every beat, the first of each bar of ``per_bar`` beats loudest."""
+    x = np.zeros(round(seconds * SR), np.float32)
+    t = np.arange(round(0.02 * SR)) / SR
+    blip = (np.sin(2 * np.pi * 1500 * t) * np.exp(-t / 0.004)).astype(np.float32)
+    for i, start in enumerate(np.arange(0.05, seconds - 0.05, 60.0 / bpm)):
+        a = round(start * SR)
+        x[a : a + len(blip)] += blip * (1.0 if i % per_bar == 0 else 0.3)
+    return np.stack([x, x])
+
+
+@pytest.mark.parametrize("per_bar, want", [(3, "triple"), (4, "duple"), (2, "duple")])
+def test_the_accent_grouping_is_read_at_the_asked_tempo(per_bar, want):
+    from jen1.eval.meter import estimate_grouping, meter_grouping
+
+    assert estimate_grouping(_accents(110.0, per_bar), SR, 110.0) == want
+    assert meter_grouping(f"{per_bar}/4") == want
+    assert meter_grouping("6/8") is None and meter_grouping("x/4") is None
+
+
+def test_clip_attributes_score_the_meter_where_its_grouping_is_plain():
+    wav = _accents(100.0, 3)
+    assert clip_attributes(wav, {"bpm": 100.0, "meter": "3/4"}, SR)["meter_ok"] is True
+    assert clip_attributes(wav, {"bpm": 100.0, "meter": "4/4"}, SR)["meter_ok"] is False
+    assert "meter_ok" not in clip_attributes(wav, {"bpm": 100.0, "meter": "6/8"}, SR)
+    rows = [clip_attributes(wav, {"bpm": 100.0, "meter": m}, SR) for m in ("3/4", "2/4")]
+    assert summarize_attributes(rows)["meter"]["accuracy"] == 0.5
