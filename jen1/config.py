@@ -226,7 +226,13 @@ class Jen1Config:
 
     # --- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(dataclasses.asdict(self))
+        """JSON-ready; optional sections that are off (None) are left out, so a model without
+        them writes the config it wrote before they existed (and older jen1 reads it)."""
+        data = _to_jsonable(dataclasses.asdict(self))
+        for section, key in _OMITTED_WHEN_NONE:
+            if data[section][key] is None:
+                del data[section][key]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Jen1Config":
@@ -250,6 +256,9 @@ class Jen1Config:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
         return cls.from_dict(data)
+
+
+_OMITTED_WHEN_NONE = (("unet", "controls"),)  # (section, key): absent from to_dict() when None
 
 
 def _to_jsonable(x: Any) -> Any:
@@ -450,7 +459,7 @@ def parse_override(config: Jen1Config, assignment: str) -> Jen1Config:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
-    data = config.to_dict()
+    data = _to_jsonable(dataclasses.asdict(config))  # every key, also those to_dict() omits
     node = data
     parts = key.strip().split(".")
     for p in parts[:-1]:

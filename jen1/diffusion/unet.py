@@ -3,7 +3,10 @@
 One set of weights, two modes per forward call: bidirectional, or unidirectional (causal) where
 output frame k depends on input frames <= k only. Input is the in-context concatenation
 ``[x_t, known * mask, mask]`` (see :func:`jen1.conditioning.tasks.build_unet_input`); text enters
-through cross-attention (and a pooled summary added to the time embedding).
+through cross-attention (and a pooled summary added to the time embedding). With
+``cfg.controls`` (issue 21) musical controls enter too: a global embedding added to the time
+embedding (:mod:`jen1.diffusion.control_embed`) and time-aligned channels concatenated to the
+input (:mod:`jen1.conditioning.control_tensors`), through the same causal input conv.
 
 Layout over ``L = len(cfg.channels)`` levels: an input conv; per level ``num_res_blocks`` residual
 blocks (each followed by an attention block where ``attn_levels`` is True), one skip, and a
@@ -97,7 +100,8 @@ class UNet1D(nn.Module):
 
     Args:
         cfg: widths, depths, attention levels.
-        latent_dim: latent channels C (input has 2C + 1 channels, output C).
+        latent_dim: latent channels C (input has 2C + 1 channels, output C; the K control
+            channels, if any, are added inside from ``cond.controls``).
         text_dim: width D of the text encoder's token embeddings.
     """
 

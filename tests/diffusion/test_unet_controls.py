@@ -150,3 +150,15 @@ def test_guidance_unconditional_branch_drops_controls_and_concat_fills_absent():
     assert both.controls.batch_size == 4
     assert torch.equal(both.controls.frames[:2], cond.controls.frames)
     assert not both.controls.frames[2:].any()
+
+
+def test_the_config_of_a_model_without_controls_is_written_as_before():
+    """No "controls" key unless they are on: older jen1 versions read such configs."""
+    from jen1.config import Jen1Config, parse_override
+
+    cfg = load_config("tiny")
+    assert "controls" not in cfg.to_dict()["unet"]
+    on = parse_override(cfg, "unet.controls={}")
+    assert on.to_dict()["unet"]["controls"]["dropout"] == 0.3
+    assert Jen1Config.from_dict(on.to_dict()) == on
+    assert parse_override(on, "unet.controls=null") == cfg
