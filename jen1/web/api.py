@@ -199,6 +199,8 @@ def build_api(runner: ModelRunner):
             "sample_rate": SAMPLE_RATE,
             "max_seconds": settings.max_seconds,
             "max_upload_mb": settings.max_upload_mb,
+            # whether bpm, key, meter and chords are accepted (a model trained with controls)
+            "controls": runner.pipeline.cfg.unet.controls is not None,
             "queue": {
                 "admitted": runner.admitted,
                 "limit": settings.concurrency + settings.max_queue,

@@ -75,3 +75,7 @@ def test_a_model_without_controls_reports_none_and_refuses_them():
 def test_http_api_refuses_bad_controls_with_a_400(web_server, body, words):
     r = httpx.post(web_server.url + "/api/generate", json={"prompt": "x", **body}, timeout=60)
     assert r.status_code == 400 and words in r.json()["error"], r.text
+
+
+def test_health_says_whether_the_model_takes_controls(web_server):
+    assert httpx.get(web_server.url + "/api/health").json()["controls"] is False
