@@ -107,6 +107,25 @@ class AutoencoderLossConfig:
 
 
 @dataclass(frozen=True)
+class ControlConfig:
+    """Musical-control conditioning of the U-Net (tempo, key, meter, chords; issue 21).
+
+    ``global_embed``: Fourier features of log-BPM and key (tonic, mode) and meter embeddings,
+    each with a learned "absent" entry, summed into the time/text embedding. ``aligned``:
+    time-aligned channels at the latent frame rate (beat and downbeat phase as sin/cos, 12-d
+    chord chroma, three presence flags; :mod:`jen1.conditioning.control_tensors`) concatenated
+    to the U-Net input like the in-context mask. In training each of bpm, key, meter and chords
+    is dropped independently with probability ``dropout``, and all of them where the text is
+    dropped for guidance (the unconditional branch drops the controls too).
+    """
+
+    global_embed: bool = True
+    aligned: bool = True
+    fourier_features: int = 8  # frequencies of the log-BPM features (sin and cos of each)
+    dropout: float = 0.3  # per control, so that any subset (or none) is seen in training
+
+
+@dataclass(frozen=True)
 class UNetConfig:
     """1D U-Net of residual conv blocks with self- and cross-attention (JEN-1 section 4)."""
 
@@ -120,6 +139,8 @@ class UNetConfig:
     groups: int = 8
     dropout: float = 0.0
     causal: bool = False  # default mode; forward(..., causal=...) overrides per call
+    # None: no control conditioning, the network (and its state dict) of models before issue 21
+    controls: ControlConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +226,13 @@ class Jen1Config:
 
     # --- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(dataclasses.asdict(self))
+        """JSON-ready; optional sections that are off (None) are left out, so a model without
+        them writes the config it wrote before they existed (and older jen1 reads it)."""
+        data = _to_jsonable(dataclasses.asdict(self))
+        for section, key in _OMITTED_WHEN_NONE:
+            if data[section][key] is None:
+                del data[section][key]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Jen1Config":
@@ -229,6 +256,9 @@ class Jen1Config:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
         return cls.from_dict(data)
+
+
+_OMITTED_WHEN_NONE = (("unet", "controls"),)  # (section, key): absent from to_dict() when None
 
 
 def _to_jsonable(x: Any) -> Any:
@@ -429,7 +459,7 @@ def parse_override(config: Jen1Config, assignment: str) -> Jen1Config:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
-    data = config.to_dict()
+    data = _to_jsonable(dataclasses.asdict(config))  # every key, also those to_dict() omits
     node = data
     parts = key.strip().split(".")
     for p in parts[:-1]:

@@ -136,12 +136,31 @@ class Pipeline:
         args = (prompts, p.negative_prompt, batch, self.cfg.text.dim, self.device)
         return encode_text_inputs(self.text_encoder, *args)
 
-    def _roll(self, known, mask, total: int, text, params, *, first_causal, gen, cb):
+    def _controls(self, req: Request, frames: int, *, beat_grid: bool, offset: int = 0):
+        """Step 1b: what the model is told (``req.told``) as tensors over ``frames`` latent
+        frames, the controlled part starting at frame ``offset``; None without controls.
+
+        Only text-to-music draws a beat grid: elsewhere the known audio has its own beat phase,
+        which an imposed grid would contradict, so the tempo travels in the global embedding.
+        """
+        if req.told is None:
+            return None
+        from jen1.conditioning.control_tensors import controls_to_tensors
+
+        told = [t.controls for t in req.told]
+        rate = self.frame_rate
+        return controls_to_tensors(
+            told, frames, rate, beat_grid=beat_grid, offset_seconds=offset / rate,
+            device=self.device,
+        )  # fmt: skip
+
+    def _roll(self, known, mask, total: int, text, params, *, first_causal, gen, cb, controls):
         """Step 4: sample ``total`` latent frames after ``known`` (see :func:`sample_rolling`)."""
         args = (self.unet, self.cfg, known, mask, total, text, params)
         return sample_rolling(
-            *args, first_causal=first_causal, bf16=self.bf16, generator=gen, callback=cb
-        )
+            *args, first_causal=first_causal, bf16=self.bf16, generator=gen, callback=cb,
+            controls=controls,
+        )  # fmt: skip
 
     # --- tasks ------------------------------------------------------------------------------
     def stream(
@@ -169,28 +188,41 @@ class Pipeline:
         if audio is None:
             raise Jen1Error(f"a {request.task} request needs the audio it works on")
         wav = check_audio(audio)
-        if isinstance(request, InpaintRequest):
-            return iter(
-                [self._inpaint(wav, request.resolve(self.cfg, wav.shape), generator, callback)]
-            )
-        if isinstance(request, RemixRequest):
-            return self._remix(wav, request.resolve(self.cfg, wav.shape), generator, callback)
-        return self._continue(wav, request.resolve(self.cfg, wav.shape), generator, callback)
+        req = self.resolve(request, wav)
+        if isinstance(req, InpaintRequest):
+            return iter([self._inpaint(wav, req, generator, callback)])
+        if isinstance(req, RemixRequest):
+            return self._remix(wav, req, generator, callback)
+        return self._continue(wav, req, generator, callback)
+
+    def resolve(self, request: Request, audio: Any = None) -> Request:
+        """``request`` checked against this model and completed: defaults, a seed, and what the
+        model is told (``request.told``: explicit controls, the prompt's words, and for
+        continuation and inpainting the tempo and key estimated from the known audio)."""
+        from jen1.inference.estimate import complete_from_audio
+
+        if isinstance(request, GenerateRequest):
+            return request.resolve(self.cfg)
+        wav = check_audio(audio)
+        req = request.resolve(self.cfg, wav.shape)
+        return complete_from_audio(req, wav, self.sample_rate)
 
     def _generate(self, req: GenerateRequest, generator, callback) -> Iterator[torch.Tensor]:
         b, c = len(req.prompts), self.cfg.autoencoder.latent_dim
         gen = self._generator(req.sampling, generator)
         text = self._text(req.prompts, b, req.sampling)
         empty = torch.zeros(b, c, 0, device=self.device)
+        total = self._frames(req.seconds)
         z = self._roll(
             empty,
             torch.zeros(b, 1, 0, device=self.device),
-            self._frames(req.seconds),
+            total,
             text,
             req.sampling,
             first_causal=False,
             gen=gen,
             cb=callback,
+            controls=self._controls(req, total, beat_grid=True),
         )
         return self.codec.decode_stream(z, length=round(req.seconds * self.sample_rate))
 
@@ -206,8 +238,12 @@ class Pipeline:
         mask[..., win.gap[0] : win.gap[1]] = 0.0
         # 2. sample the gap bidirectionally
         text = self._text(req.prompts, b, req.sampling)
+        controls = self._controls(req, z.shape[-1], beat_grid=False, offset=win.gap[0])
         args = (self.unet, self.cfg, z, mask, text, req.sampling)
-        zg = sample_window(*args, causal=False, bf16=self.bf16, generator=gen, callback=callback)
+        zg = sample_window(
+            *args, causal=False, bf16=self.bf16, generator=gen, callback=callback,
+            controls=controls,
+        )  # fmt: skip
         generated = self.codec.decode(zg, length=seg.shape[-1]).to(wav.device)
         # 3. splice: input outside [start, end], generated inside, crossfades inside the gap
         a, e = round(req.start * self.sample_rate), round(req.end * self.sample_rate)
@@ -232,6 +268,7 @@ class Pipeline:
             first_causal=True,
             gen=gen,
             cb=callback,
+            controls=self._controls(req, plan.total, beat_grid=False, offset=plan.known),
         )
         j = length - plan.first * hop  # where the input ends in the decoded audio
         xf = min(round(req.crossfade_seconds * self.sample_rate), length, j)
@@ -246,24 +283,34 @@ class Pipeline:
         z = self.codec.encode(wav)  # (B, C, ceil(L / hop)): the last frame is padded
         text = self._text(req.prompts, b, req.sampling)
         args = (self.unet, self.cfg, z, req.strength, text, req.sampling)
-        z = remix_latents(*args, bf16=self.bf16, generator=gen, callback=callback)
+        controls = self._controls(req, z.shape[-1], beat_grid=False)
+        z = remix_latents(
+            *args, bf16=self.bf16, generator=gen, callback=callback, controls=controls
+        )
         return self.codec.decode_stream(z, length=length)
 
     # --- the tasks as keyword calls -----------------------------------------------------------
-    def generate(self, prompts, seconds=None, *, generator=None, callback=None, **sampling):
+    def generate(
+        self, prompts, seconds=None, *, controls=None, generator=None, callback=None, **sampling
+    ):
         """Text-to-music: (B, 2, round(seconds * 48000)) float32 for B prompts.
 
-        ``prompts``: one or a list; ``seconds``: default ``cfg.sampling.seconds``; ``sampling``:
-        :class:`~jen1.request.SamplingParams` fields. See :class:`~jen1.request.GenerateRequest`.
+        ``prompts``: one or a list; ``seconds``: default ``cfg.sampling.seconds``; ``controls``:
+        musical controls, a :class:`~jen1.conditioning.controls.Controls` or a dict such as
+        ``{"bpm": 120, "key": "D minor", "meter": "3/4", "chords": "Am F C G"}`` (for a model
+        trained with ``unet.controls``); ``sampling``: :class:`~jen1.request.SamplingParams`
+        fields. See :class:`~jen1.request.GenerateRequest`.
         """
         pieces = self.generate_stream(
-            prompts, seconds, generator=generator, callback=callback, **sampling
+            prompts, seconds, controls=controls, generator=generator, callback=callback, **sampling
         )
         return torch.cat(list(pieces), dim=-1)
 
-    def generate_stream(self, prompts, seconds=None, *, generator=None, callback=None, **sampling):
+    def generate_stream(
+        self, prompts, seconds=None, *, controls=None, generator=None, callback=None, **sampling
+    ):
         """:meth:`generate` as decoder-window pieces (see :meth:`stream`)."""
-        req = GenerateRequest(prompts, seconds, SamplingParams(**sampling))
+        req = GenerateRequest(prompts, seconds, SamplingParams(**sampling), controls)
         return self.stream(req, generator=generator, callback=callback)
 
     def inpaint(
@@ -274,6 +321,7 @@ class Pipeline:
         prompts: str | list[str] | None = None,
         *,
         crossfade_seconds: float = DEFAULT_CROSSFADE_SECONDS,
+        controls: Any = None,
         generator: torch.Generator | None = None,
         callback: ProgressFn | None = None,
         **sampling: Any,
@@ -282,17 +330,20 @@ class Pipeline:
 
         Outside [start, end] the output equals the input sample for sample; inside, the first
         and last ``crossfade_seconds`` fade between input and generated audio. ``prompts=None``
-        inpaints unconditionally. Returns (B, 2, L) float32. See
+        inpaints unconditionally; ``controls`` as in :meth:`generate` (tempo and key not set
+        are estimated from the audio around the gap). Returns (B, 2, L) float32. See
         :class:`~jen1.request.InpaintRequest`.
         """
-        req = InpaintRequest(start, end, prompts, SamplingParams(**sampling), crossfade_seconds)
+        params = SamplingParams(**sampling)
+        req = InpaintRequest(start, end, prompts, params, crossfade_seconds, controls)
         return torch.cat(list(self.stream(req, audio, generator=generator, callback=callback)), -1)
 
     def continue_(self, audio, prompts=None, seconds=10.0, *, generator=None, callback=None, **kw):
         """Continue ``audio`` (B, 2, L) by ``seconds``: (B, 2, L + round(seconds * 48000)).
 
         The output starts with the input unchanged, except its last ``crossfade_seconds``, which
-        fade into the model's decoding of them so that the join is seamless. See
+        fade into the model's decoding of them so that the join is seamless. ``controls`` as in
+        :meth:`generate`; tempo and key not set are estimated from the input's end. See
         :class:`~jen1.request.ContinueRequest`.
         """
         pieces = self.continue_stream(
@@ -307,12 +358,14 @@ class Pipeline:
         seconds: float = 10.0,
         *,
         crossfade_seconds: float = DEFAULT_CROSSFADE_SECONDS,
+        controls: Any = None,
         generator: torch.Generator | None = None,
         callback: ProgressFn | None = None,
         **sampling: Any,
     ) -> Iterator[torch.Tensor]:
         """:meth:`continue_` as pieces: the input (its end crossfaded), then the continuation."""
-        req = ContinueRequest(seconds, prompts, SamplingParams(**sampling), crossfade_seconds)
+        params = SamplingParams(**sampling)
+        req = ContinueRequest(seconds, prompts, params, crossfade_seconds, controls)
         return self.stream(req, audio, generator=generator, callback=callback)
 
     def remix(
@@ -321,6 +374,7 @@ class Pipeline:
         prompts: str | list[str] | None = None,
         strength: float = DEFAULT_STRENGTH,
         *,
+        controls: Any = None,
         generator: torch.Generator | None = None,
         callback: ProgressFn | None = None,
         **sampling: Any,
@@ -333,7 +387,13 @@ class Pipeline:
         :class:`~jen1.request.RemixRequest` and :func:`jen1.inference.remix.remix_latents`.
         """
         pieces = self.remix_stream(
-            audio, prompts, strength, generator=generator, callback=callback, **sampling
+            audio,
+            prompts,
+            strength,
+            controls=controls,
+            generator=generator,
+            callback=callback,
+            **sampling,
         )
         return torch.cat(list(pieces), dim=-1)
 
@@ -343,10 +403,11 @@ class Pipeline:
         prompts: str | list[str] | None = None,
         strength: float = DEFAULT_STRENGTH,
         *,
+        controls: Any = None,
         generator: torch.Generator | None = None,
         callback: ProgressFn | None = None,
         **sampling: Any,
     ) -> Iterator[torch.Tensor]:
         """:meth:`remix` as decoder-window pieces (see :meth:`stream`)."""
-        req = RemixRequest(strength, prompts, SamplingParams(**sampling))
+        req = RemixRequest(strength, prompts, SamplingParams(**sampling), controls)
         return self.stream(req, audio, generator=generator, callback=callback)

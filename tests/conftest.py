@@ -43,6 +43,27 @@ def text_encoder():
     return TextEncoder("minilm", max_length=16)
 
 
+def _save_tiny_model(d, cfg):
+    import torch
+
+    from jen1.checkpoint import save_model_dir
+    from jen1.models import build_autoencoder, build_unet
+
+    torch.manual_seed(0)
+    ae = build_autoencoder(cfg.autoencoder)
+    unet = build_unet(cfg)
+    with torch.no_grad():
+        for p in unet.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    save_model_dir(
+        d,
+        cfg,
+        {"autoencoder": ae.state_dict(), "unet": unet.state_dict()},
+        card="# tiny test model (random weights)\n",
+    )
+    return d
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A tiny, randomly initialised model directory (autoencoder + U-Net) for pipeline tests.
@@ -53,24 +74,15 @@ def tiny_model_dir(tmp_path_factory):
     guidance scale reached the model. Random weights make noise, not music: these tests check
     shapes, splicing, determinism, conditioning and errors, never quality.
     """
-    import torch
-
-    from jen1.checkpoint import save_model_dir
     from jen1.config import load_config
-    from jen1.models import build_autoencoder, build_unet
 
-    cfg = load_config("tiny")
-    torch.manual_seed(0)
-    ae = build_autoencoder(cfg.autoencoder)
-    unet = build_unet(cfg)
-    with torch.no_grad():
-        for p in unet.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    d = tmp_path_factory.mktemp("tiny-model")
-    save_model_dir(
-        d,
-        cfg,
-        {"autoencoder": ae.state_dict(), "unet": unet.state_dict()},
-        card="# tiny test model (random weights)\n",
-    )
-    return d
+    return _save_tiny_model(tmp_path_factory.mktemp("tiny-model"), load_config("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_controls_model_dir(tmp_path_factory):
+    """As ``tiny_model_dir``, with musical-control conditioning (``unet.controls``)."""
+    from jen1.config import load_config, parse_override
+
+    cfg = parse_override(load_config("tiny"), "unet.controls={}")
+    return _save_tiny_model(tmp_path_factory.mktemp("tiny-controls-model"), cfg)

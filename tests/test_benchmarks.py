@@ -155,3 +155,15 @@ def test_bench_remix_tiny_writes_rows_and_png(tiny_model_dir, tmp_path, capsys):
     assert [r["steps_run"] for r in res["rows"]] == [0, 2]  # tiny: 4 steps
     assert all(r["mel"] > 0 and r["musicnn"] >= 0 for r in res["rows"])
     assert png.read_bytes()[:4] == b"\x89PNG" and "| 0.5 | 2 |" in capsys.readouterr().out
+
+
+def test_bench_controls_tiny(tmp_path, capsys):
+    out = tmp_path / "controls.json"
+    _load("bench_controls").main(
+        ["--steps", "3", "--seeds", "0", "--tempi", "2", "--json", str(out)]
+    )
+    res = json.loads(out.read_text())
+    assert set(res["paths"]) == {"global", "aligned", "global+aligned"}
+    for row in res["paths"].values():
+        assert 0 <= row["within_4pct"] <= row["within_8pct"] <= 1 and row["train_seconds"] > 0
+    assert "global+aligned" in capsys.readouterr().out

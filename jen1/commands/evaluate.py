@@ -113,6 +113,13 @@ def _add_generation(which: argparse._SubParsersAction, fmt: type) -> None:
     g.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the model's)")
     g.add_argument("--seed", type=int, default=0, help="batch k uses seed + k")
     g.add_argument(
+        "--controls",
+        choices=("text", "explicit", "both"),
+        default="text",
+        help="text: prompts only; explicit: also each prompt's tempo/key/meter as controls; "
+        "both: report the two side by side (a model trained with unet.controls)",
+    )
+    g.add_argument(
         "--reconstruct",
         action="store_true",
         help="also FAD of the autoencoder's reconstructions of the reference (ceiling)",
@@ -163,6 +170,7 @@ def run_generation(args: argparse.Namespace) -> int:
         out_dir=args.out,
         save_audio=args.save_audio,
         progress=args.progress,
+        controls=args.controls,
     )
     print(format_table(result))
     if args.json:

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jen1.errors import Jen1Error
 from jen1.precision import PRECISIONS
@@ -22,7 +22,11 @@ from jen1.request import (
     Request,
     RequestError,
     SamplingParams,
+    check_controls,
 )
+
+if TYPE_CHECKING:
+    from jen1.conditioning.controls import Controls
 
 
 def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
@@ -52,6 +56,11 @@ def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
         choices=PRECISIONS,
         help="compute precision; auto = bf16 where the CPU/GPU has native bf16, else fp32",
     )
+    c = p.add_argument_group("musical controls (models trained with unet.controls)")
+    c.add_argument("--bpm", default=None, help="tempo in BPM, e.g. 120 (default: from the prompt)")
+    c.add_argument("--key", default=None, help="key, e.g. 'D minor', 'F#', 'Bbm'")
+    c.add_argument("--meter", default=None, help="time signature, e.g. 3/4")
+    c.add_argument("--chords", default=None, help="chords per bar, e.g. 'Am F C G' or 'Am F | C G'")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--float", dest="float32", action="store_true", help="write 32-bit float WAV")
     p.add_argument("--no-progress", dest="progress", action="store_false")
@@ -105,6 +114,11 @@ CLI_NAMES = {  # request fields -> the flags that set them, for error messages
     "start": "--start",
     "end": "--end",
     "strength": "--strength",
+    "bpm": "--bpm",
+    "key": "--key",
+    "mode": "--key",
+    "meter": "--meter",
+    "chords": "--chords",
 }
 
 
@@ -125,10 +139,14 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
     return paths
 
 
-def _request(args: argparse.Namespace, make: Callable[[SamplingParams], Request]) -> Request:
+def _request(
+    args: argparse.Namespace, make: Callable[[SamplingParams, Controls | None], Request]
+) -> Request:
     """The request from the flags (checked at once; errors name the flags, ``--cfg``)."""
     try:
-        return make(SamplingParams(args.steps, args.cfg, args.sampler, args.seed, args.negative))
+        sampling = SamplingParams(args.steps, args.cfg, args.sampler, args.seed, args.negative)
+        typed = {"bpm": args.bpm, "key": args.key, "meter": args.meter, "chords": args.chords}
+        return make(sampling, check_controls(typed))
     except RequestError as e:
         raise e.renamed(CLI_NAMES) from None
 
@@ -143,9 +161,16 @@ def _resolve(args: argparse.Namespace, req: Request, audio: Any = None) -> Reque
 
     cfg = load_config_from_dir(resolve_model_dir(args.model))
     try:
-        return req.resolve(cfg) if audio is None else req.resolve(cfg, tuple(audio.shape))
+        req = req.resolve(cfg) if audio is None else req.resolve(cfg, tuple(audio.shape))
     except RequestError as e:
         raise e.renamed(CLI_NAMES) from None
+    if audio is not None:
+        from jen1.inference.estimate import complete_from_audio
+
+        req = complete_from_audio(req, audio, cfg.autoencoder.sample_rate)
+    if req.told is not None:  # a model with control conditioning: say what it is told
+        print(f"controls: {req.told[0].describe()}", file=sys.stderr)
+    return req
 
 
 @contextlib.contextmanager
@@ -222,7 +247,8 @@ def _save_stream(args: argparse.Namespace, paths: list[Path], pieces, seed: int,
 
 def run_generate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    req = _request(args, lambda s: GenerateRequest((args.prompt,) * args.batch, args.seconds, s))
+    prompts = (args.prompt,) * args.batch
+    req = _request(args, lambda s, c: GenerateRequest(prompts, args.seconds, s, c))
     paths = _outputs(args)
     req = _resolve(args, req)
     return _save_stream(args, paths, _run(args, req, "generate"), req.sampling.seed, t0)
@@ -241,7 +267,9 @@ def run_inpaint(args: argparse.Namespace) -> int:
     import torch
 
     t0 = time.perf_counter()
-    req = _request(args, lambda s: InpaintRequest(args.start, args.end, args.prompt, s))
+    req = _request(
+        args, lambda s, c: InpaintRequest(args.start, args.end, args.prompt, s, controls=c)
+    )
     paths = _outputs(args)
     wav = _load_input(args.input, args.batch)
     req = _resolve(args, req, wav)
@@ -251,7 +279,7 @@ def run_inpaint(args: argparse.Namespace) -> int:
 
 def run_continue(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    req = _request(args, lambda s: ContinueRequest(args.seconds, args.prompt, s))
+    req = _request(args, lambda s, c: ContinueRequest(args.seconds, args.prompt, s, controls=c))
     paths = _outputs(args)
     wav = _load_input(args.input, args.batch)
     req = _resolve(args, req, wav)
@@ -260,7 +288,7 @@ def run_continue(args: argparse.Namespace) -> int:
 
 def run_remix(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    req = _request(args, lambda s: RemixRequest(args.strength, args.prompt, s))
+    req = _request(args, lambda s, c: RemixRequest(args.strength, args.prompt, s, c))
     paths = _outputs(args)
     wav = _load_input(args.input, args.batch)
     req = _resolve(args, req, wav)

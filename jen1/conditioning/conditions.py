@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from jen1.conditioning.control_tensors import ControlTensors, absent_controls, concat_controls
+
 
 @dataclass
 class Conditions:
@@ -25,6 +27,9 @@ class Conditions:
         mask: (B, 1, T) float, 1 = known frame, 0 = frame to generate.
         drop_text: (B,) bool or None; True replaces that sample's text with the U-Net's learned
             null text (classifier-free guidance). None means keep the text of every sample.
+        controls: musical controls (:mod:`jen1.conditioning.control_tensors`), their frames
+            (B, K, T) aligned with ``known``; None: no controls (all absent for a U-Net with
+            control conditioning; a U-Net without it refuses anything else).
     """
 
     text_emb: Tensor
@@ -32,6 +37,7 @@ class Conditions:
     known: Tensor
     mask: Tensor
     drop_text: Tensor | None = None
+    controls: ControlTensors | None = None
 
     @property
     def batch_size(self) -> int:
@@ -45,12 +51,15 @@ class Conditions:
             known=self.known[index],
             mask=self.mask[index],
             drop_text=None if self.drop_text is None else self.drop_text[index],
+            controls=None if self.controls is None else self.controls.select(index),
         )
 
     def with_null_text(self) -> "Conditions":
-        """Return the same conditions with the text of every sample dropped (unconditional)."""
+        """Return the same conditions with the text of every sample dropped, and every control
+        (the unconditional branch of guidance; trained so by :func:`drop_controls`)."""
         drop = torch.ones(self.batch_size, dtype=torch.bool, device=self.known.device)
-        return dataclasses.replace(self, drop_text=drop)
+        controls = None if self.controls is None else self.controls.all_dropped()
+        return dataclasses.replace(self, drop_text=drop, controls=controls)
 
     def drop_text_or_false(self) -> Tensor:
         """(B,) bool: ``drop_text``, or all False when it is None."""
@@ -87,10 +96,18 @@ def concat_conditions(parts: list[Conditions]) -> Conditions:
     """
     num_tokens = max(p.text_emb.shape[1] for p in parts)
     texts = [pad_text(p.text_emb, p.text_mask, num_tokens) for p in parts]
+    controls = None
+    if any(p.controls is not None for p in parts):  # parts without controls: all absent
+        controls = concat_controls([
+            p.controls if p.controls is not None
+            else absent_controls(p.batch_size, p.known.shape[-1], p.known.device)
+            for p in parts
+        ])  # fmt: skip
     return Conditions(
         text_emb=torch.cat([e for e, _ in texts], dim=0),
         text_mask=torch.cat([m for _, m in texts], dim=0),
         known=torch.cat([p.known for p in parts], dim=0),
         mask=torch.cat([p.mask for p in parts], dim=0),
         drop_text=torch.cat([p.drop_text_or_false() for p in parts], dim=0),
+        controls=controls,
     )

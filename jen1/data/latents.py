@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from jen1.config import Jen1Config, TextConfig
+from jen1.data.control_labels import record_controls
 from jen1.data.metadata import METADATA, read_metadata
 from jen1.errors import Jen1Error
 
@@ -135,6 +136,8 @@ def build_latent_cache(
             "clips": len(items),
             "shards": shards,
             "captions": [r["caption"] for r in items],
+            # musical-control labels per clip (None: none), cut per crop by LatentDataset
+            "controls": [record_controls(r) for r in items],
         }
         if split == "train":
             ae.normalizer.finalize()
@@ -207,6 +210,7 @@ class LatentCache:
             "text_emb": torch.cat([p["text_emb"] for p in parts]),
             "text_mask": torch.cat([p["text_mask"] for p in parts]).bool(),
             "captions": self.index["splits"][split]["captions"],
+            "controls": self.index["splits"][split].get("controls"),  # None: an older cache
         }
 
     def dataset(
@@ -214,24 +218,34 @@ class LatentCache:
     ) -> "LatentDataset":
         """The ``split`` normalised by ``normalizer`` (default: the one fitted with this cache)."""
         norm = self.normalizer() if normalizer is None else normalizer
-        return LatentDataset(self.load_split(split), norm, num_frames, seed)
+        rate = float(self.index["frame_rate"])
+        return LatentDataset(self.load_split(split), norm, num_frames, seed, frame_rate=rate)
 
 
 class LatentDataset(Dataset):
     """Normalised latent crops of ``num_frames`` with their caption embeddings.
 
     Items: {"z": (C, num_frames) float32 normalised, "text_emb": (S, D) float32,
-    "text_mask": (S,) bool, "caption": str}. Crops are drawn from (seed, epoch, index).
+    "text_mask": (S,) bool, "caption": str}. Crops are drawn from (seed, epoch, index). A cache
+    with control labels adds "control_bpm" () float, "control_codes" (4,) long (tonic, mode,
+    meter numerator and denominator; 0 = absent) and "control_frames" (K, num_frames) float,
+    the time-aligned channels of the crop (:mod:`jen1.data.control_labels`).
     """
 
     def __init__(
-        self, data: dict[str, Any], normalizer: torch.nn.Module, num_frames: int, seed: int = 0
+        self,
+        data: dict[str, Any],
+        normalizer: torch.nn.Module,
+        num_frames: int,
+        seed: int = 0,
+        frame_rate: float | None = None,
     ):
         self.data = data
         self.norm = normalizer
         self.num_frames = num_frames
         self.seed = seed
         self.epoch = 0
+        self.frame_rate = frame_rate  # needed for control labels (seconds -> frames)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -242,6 +256,7 @@ class LatentDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         length = int(self.data["lengths"][i])
         z = self.data["z"][i, :, :length].float()
+        start = 0
         if length > self.num_frames:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 7_919 + i)
             start = int(torch.randint(0, length - self.num_frames + 1, (1,), generator=g))
@@ -250,9 +265,21 @@ class LatentDataset(Dataset):
             z = torch.nn.functional.pad(z, (0, self.num_frames - length))
         with torch.no_grad():
             z = self.norm.normalize(z[None])[0]
-        return {
+        item = {
             "z": z,
             "text_emb": self.data["text_emb"][i].float(),
             "text_mask": self.data["text_mask"][i],
             "caption": self.data["captions"][i],
         }
+        controls = self.data.get("controls")
+        if controls is not None and self.frame_rate is not None:
+            from jen1.data.control_labels import control_codes, crop_frames
+
+            entry = controls[i]
+            bpm, *codes = control_codes(entry)
+            offset = start / self.frame_rate  # the crop's labels, in the crop's own time
+            frames = crop_frames(entry, offset, self.num_frames, self.frame_rate)
+            item["control_bpm"] = torch.tensor(bpm, dtype=torch.float32)
+            item["control_codes"] = torch.tensor(codes, dtype=torch.long)
+            item["control_frames"] = torch.from_numpy(frames)
+        return item

@@ -8,6 +8,8 @@ Captions, first match wins: a ``metadata.jsonl`` or ``metadata.csv`` at the root
 (fields ``path`` relative to ``src_dir`` and ``caption``; a row's estimated ``attributes``, as
 ``jen1 data caption`` writes them, go to its segments as ``attributes.estimated``), then a
 sidecar ``<stem>.txt`` next to the file, then ``default_caption``; a file with none is skipped.
+A row's control ``labels`` (beats, downbeats, chords: :mod:`jen1.data.control_labels`) go to
+its segments in each segment's own time.
 
 Segments: windows of ``segment_seconds`` every ``hop_seconds`` (default: the segment length). A
 remainder at the end of at least half a segment is kept as one more full window aligned to the
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from jen1.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio, save_audio
+from jen1.data.control_labels import shift_labels
 from jen1.data.metadata import METADATA, split_for, write_metadata
 from jen1.errors import Jen1Error
 
@@ -120,6 +123,18 @@ def _row_attributes(src_dir: Path) -> dict[str, dict]:
     return out
 
 
+def _row_labels(src_dir: Path) -> dict[str, dict]:
+    """{relative path: control labels} of ``src_dir/metadata.jsonl`` rows that carry them (a
+    synthetic corpus: beats, downbeats, chords in seconds of the file)."""
+    jsonl, out = src_dir / METADATA, {}
+    if jsonl.exists():
+        for line in jsonl.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else None
+            if isinstance(row, dict) and isinstance(row.get("labels"), dict):
+                out[_norm(row["path"])] = row["labels"]
+    return out
+
+
 def _norm(path: str) -> str:
     """Caption-table path -> the POSIX relative form used as key (``./a\\b.wav`` -> ``a/b.wav``)."""
     return Path(path.strip().replace("\\", "/")).as_posix()
@@ -182,6 +197,7 @@ def prepare_folder(
     seg, hop = round(segment_seconds * SAMPLE_RATE), round(hop_seconds * SAMPLE_RATE)
     captions = _read_caption_table(src_dir)
     labels = _row_attributes(src_dir)
+    control_labels = _row_labels(src_dir)
     files = _find_audio(src_dir, out_dir)
     summary = PrepareSummary(out_dir, files_found=len(files))
     used_captions: set[str] = set()
@@ -223,8 +239,13 @@ def prepare_folder(
                 continue
             out_rel = f"audio/{_slug(rel)}_{k:04d}.flac"
             save_audio(out_dir / out_rel, piece, overwrite=True, subtype="PCM_16")
+            seg_labels = {}
+            if key in control_labels:  # in the segment's own time (offset-aware)
+                cut = shift_labels(control_labels[key], start / SAMPLE_RATE, length / SAMPLE_RATE)
+                seg_labels = {"labels": cut}
             records.append(
                 {
+                    **seg_labels,
                     "path": out_rel,
                     "seconds": round(length / SAMPLE_RATE, 6),
                     "caption": caption,

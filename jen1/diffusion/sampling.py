@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from jen1.conditioning.conditions import Conditions
+from jen1.conditioning.control_tensors import ControlTensors
 from jen1.conditioning.tasks import build_unet_input
 from jen1.config import DiffusionConfig, SamplingConfig
 from jen1.diffusion.guidance import cfg_denoiser
@@ -80,6 +81,7 @@ def sample_latents(
     callback: Callable[[int, int], None] | None = None,
     x_init: Tensor | None = None,
     t_start: float = 1.0,
+    controls: ControlTensors | None = None,
 ) -> Tensor:
     """Generate normalised latents with classifier-free guidance.
 
@@ -103,6 +105,8 @@ def sample_latents(
         t_start: the first time of the grid (1 = pure noise). Below 1 (SDEdit, remix) the
             sampler starts from ``x_init``, or by default from ``known`` (every frame, known or
             not) noised to ``t_start``: ``alpha * known + sigma * noise``.
+        controls: musical controls for the B samples, frames (B, K, T); guidance's
+            unconditional branch drops them with the text.
 
     Returns:
         (B, C, T) float32 latent; frames with mask == 1 equal ``known``.
@@ -116,7 +120,13 @@ def sample_latents(
         raise Jen1Error("neg_text_emb and neg_text_mask must be given together")
     known = known.float()
     mask = mask.float().expand(known.shape[0], 1, known.shape[2])
-    cond = Conditions(text_emb=text_emb, text_mask=text_mask.to(torch.bool), known=known, mask=mask)
+    cond = Conditions(
+        text_emb=text_emb,
+        text_mask=text_mask.to(torch.bool),
+        known=known,
+        mask=mask,
+        controls=controls,
+    )
     if neg_text_emb is not None and neg_text_mask is not None:
         batch = known.shape[0]
         uncond = Conditions(
@@ -124,6 +134,7 @@ def sample_latents(
             text_mask=neg_text_mask.to(torch.bool).expand(batch, -1),
             known=known,
             mask=mask,
+            controls=None if controls is None else controls.all_dropped(),
         )
     else:
         uncond = cond.with_null_text()

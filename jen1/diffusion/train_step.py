@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from jen1 import rng
 from jen1.conditioning.conditions import Conditions
+from jen1.conditioning.control_tensors import ControlTensors, drop_controls
 from jen1.conditioning.tasks import Task, build_unet_input, make_masks, sample_tasks
 from jen1.config import DiffusionConfig
 from jen1.diffusion.objective import (
@@ -67,6 +68,9 @@ def diffusion_train_step(
     text_mask: Tensor,
     dcfg: DiffusionConfig,
     generator: Generators = None,
+    *,
+    controls: ControlTensors | None = None,
+    control_dropout: float = 0.0,
 ) -> dict[str, Tensor]:
     """Loss of one batch; call ``.backward()`` on ``out["loss"]``.
 
@@ -83,6 +87,10 @@ def diffusion_train_step(
             task counts and times are stratified over the batch. A sequence of B generators
             (:func:`jen1.rng.sample_generators`): every draw of sample b comes from generator b,
             independent of the rest of the batch.
+        controls: the batch's musical-control labels, frames (B, K, T) (absent ones coded
+            absent); each control is dropped with probability ``control_dropout`` per sample,
+            and all of them where the text is dropped (:func:`drop_controls`). Drawn after
+            every other draw, so a batch without controls draws exactly as before.
 
     Returns:
         ``"loss"``: scalar mean over the batch (with grad). ``"loss_generate"``,
@@ -97,6 +105,8 @@ def diffusion_train_step(
     alpha, sigma = alpha_sigma(t, dcfg)
     noise = draw_noise(z.shape, generator, device)
     drop_text = _uniform(batch, generator, device) < dcfg.cfg_dropout
+    if controls is not None:
+        controls = drop_controls(controls.to(device), control_dropout, drop_text, generator)
 
     z = z.float()
     x_t = add_noise(z, noise, alpha, sigma)
@@ -106,6 +116,7 @@ def diffusion_train_step(
         known=z,
         mask=mask,
         drop_text=drop_text,
+        controls=controls,
     )
     pred = run_unet_by_mode(unet, build_unet_input(x_t, z, mask), t, cond, causal)
     target = training_target(z, noise, alpha, sigma, dcfg.objective)

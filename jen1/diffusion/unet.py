@@ -3,7 +3,10 @@
 One set of weights, two modes per forward call: bidirectional, or unidirectional (causal) where
 output frame k depends on input frames <= k only. Input is the in-context concatenation
 ``[x_t, known * mask, mask]`` (see :func:`jen1.conditioning.tasks.build_unet_input`); text enters
-through cross-attention (and a pooled summary added to the time embedding).
+through cross-attention (and a pooled summary added to the time embedding). With
+``cfg.controls`` (issue 21) musical controls enter too: a global embedding added to the time
+embedding (:mod:`jen1.diffusion.control_embed`) and time-aligned channels concatenated to the
+input (:mod:`jen1.conditioning.control_tensors`), through the same causal input conv.
 
 Layout over ``L = len(cfg.channels)`` levels: an input conv; per level ``num_res_blocks`` residual
 blocks (each followed by an attention block where ``attn_levels`` is True), one skip, and a
@@ -22,7 +25,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jen1.conditioning.conditions import Conditions
+from jen1.conditioning.control_tensors import NUM_FRAME_CHANNELS, ControlTensors, absent_controls
 from jen1.config import UNetConfig
+from jen1.diffusion.control_embed import ControlEmbedding
 from jen1.diffusion.layers import (
     AttentionBlock,
     Conv1d,
@@ -95,7 +100,8 @@ class UNet1D(nn.Module):
 
     Args:
         cfg: widths, depths, attention levels.
-        latent_dim: latent channels C (input has 2C + 1 channels, output C).
+        latent_dim: latent channels C (input has 2C + 1 channels, output C; the K control
+            channels, if any, are added inside from ``cond.controls``).
         text_dim: width D of the text encoder's token embeddings.
     """
 
@@ -128,7 +134,14 @@ class UNet1D(nn.Module):
         self.null_text = nn.Parameter(torch.randn(cfg.cross_attn_dim) * 0.02)
         self.text_pool = Linear(cfg.cross_attn_dim, cfg.time_dim)
 
-        self.conv_in = Conv1d(2 * latent_dim + 1, ch[0], cfg.kernel_size)
+        ctl = cfg.controls
+        # control conditioning (issue 21); absent from models made before it, whose state
+        # dicts therefore keep exactly their keys and shapes
+        self.control_embed = (
+            ControlEmbedding(ctl, cfg.time_dim) if ctl is not None and ctl.global_embed else None
+        )
+        self.control_channels = NUM_FRAME_CHANNELS if ctl is not None and ctl.aligned else 0
+        self.conv_in = Conv1d(2 * latent_dim + 1 + self.control_channels, ch[0], cfg.kernel_size)
         n = cfg.num_res_blocks
         self.down = nn.ModuleList(
             _Level(ch[i], ch[i], n, cfg.attn_levels[i], cfg) for i in range(levels)
@@ -149,6 +162,24 @@ class UNet1D(nn.Module):
         self.conv_out = Conv1d(ch[0], latent_dim, cfg.kernel_size)
         nn.init.zeros_(self.conv_out.conv.weight)
         nn.init.zeros_(self.conv_out.conv.bias)
+
+    def _controls(
+        self, cond: Conditions, batch: int, num_frames: int, device: torch.device
+    ) -> ControlTensors | None:
+        """``cond.controls`` checked against this U-Net (None: all absent, if it has controls)."""
+        if self.cfg.controls is None:
+            if cond.controls is not None:
+                raise _refuse_controls()
+            return None
+        c = cond.controls
+        if c is None:
+            return absent_controls(batch, num_frames, device)
+        if c.batch_size != batch or c.frames.shape[-1] != num_frames:
+            raise Jen1Error(
+                f"controls are for {c.batch_size} samples of {c.frames.shape[-1]} frames, "
+                f"x has {batch} of {num_frames}"
+            )
+        return c
 
     @property
     def frame_multiple(self) -> int:
@@ -199,7 +230,9 @@ class UNet1D(nn.Module):
         Args:
             x: (B, 2C+1, T) U-Net input ``[x_t, known * mask, mask]``; any T >= 1.
             t: (B,) continuous time in [0, 1] (or a scalar, broadcast).
-            cond: text (``text_emb`` (B, S, D), ``text_mask`` (B, S), ``drop_text`` (B,)).
+            cond: text (``text_emb`` (B, S, D), ``text_mask`` (B, S), ``drop_text`` (B,)) and
+                musical controls (``controls``, frames (B, K, T); None: all absent). A U-Net
+                without control conditioning (``cfg.controls`` None) refuses controls.
             causal: unidirectional mode; None uses ``cfg.causal``.
             text: ``self.text_context(cond)`` made earlier (sampling reuses one for all its
                 steps, with the cross-attention keys it caches); None makes it here.
@@ -219,6 +252,11 @@ class UNet1D(nn.Module):
         elif text.tokens.shape[0] != batch:
             raise Jen1Error(f"text context is for {text.tokens.shape[0]} samples, x has {batch}")
         temb = self.time_embed(t) + text.temb  # (B, D_time)
+        controls = self._controls(cond, batch, num_frames, x.device)
+        if self.control_embed is not None:
+            temb = temb + self.control_embed(controls)
+        if self.control_channels:  # time-aligned controls, concatenated like the mask
+            x = torch.cat([x, controls.frames.to(x.dtype)], dim=1)  # (B, 2C+1+K, T)
 
         # pad on the RIGHT only: causal frames never see the padding, and trimming restores T
         pad = -num_frames % self.frame_multiple
@@ -240,6 +278,13 @@ class UNet1D(nn.Module):
         # per-frame magnitude the prediction needs (v or eps scale with x_t); measured: faster fit
         out = self.conv_out(F.silu(h), causal)  # (B, T', C)
         return out[:, :num_frames].transpose(1, 2).contiguous()
+
+
+def _refuse_controls() -> Jen1Error:
+    return Jen1Error(
+        "this model was trained without musical controls and cannot follow them "
+        "(bpm, key, meter, chords); use a model trained with unet.controls"
+    )
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -146,7 +146,8 @@ _KEY_OF_RE = re.compile(r"\bkey of ([A-G])(#|♯|b|♭)?(?![\w#♯♭])")
 
 
 def parse_attributes(prompt: str, styles: dict[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """Attributes stated in the words of a prompt: ``bpm``, ``key``, ``mode``, ``style``.
+    """Attributes stated in the words of a prompt: ``bpm``, ``key``, ``mode``, ``meter``,
+    ``style``.
 
     Args:
         prompt: free text, e.g. "a slow piano ballad in D minor at 70 BPM".
@@ -165,6 +166,24 @@ def parse_attributes(prompt: str, styles: dict[str, Sequence[str]] | None = None
         m = _KEY_OF_RE.search(prompt)
         if m:
             out["key"] = normalize_key(m.group(1) + (m.group(2) or ""))
+    # the musical controls' parser knows more wordings ("tempo 132", "♩ = 168", "key: Em",
+    # "in 3/4") and is what a model with controls is told: its tempo wins (a range "100-105
+    # BPM" is its middle), and it fills a key or meter the patterns above miss
+    from jen1.conditioning.controls import parse_prompt
+
+    c = parse_prompt(prompt, strict=False)
+    if c.bpm is not None:
+        out["bpm"] = c.bpm
+    if "key" not in out and c.key is not None:
+        out["key"] = c.key
+        if c.mode is not None:
+            out["mode"] = c.mode
+    if c.meter is not None:
+        out["meter"] = f"{c.meter[0]}/{c.meter[1]}"
+    if c.chords is not None:
+        from jen1.conditioning.controls import format_chords
+
+        out["chords"] = format_chords(c.chords)
     if styles is None:
         from jen1.synth.captions import STYLE_WORDS
 
@@ -292,7 +311,11 @@ def clip_attributes(
 
     Returns:
         ``lufs`` always; ``bpm_est``/``tempo`` when ``bpm`` is known; ``key_est``/``key`` when
-        ``key`` is known (mode compared only if known); ``style_est``/``style_ok``.
+        ``key`` is known (mode compared only if known); ``meter_est``/``meter_ok`` (duple or
+        triple grouping, :mod:`jen1.eval.meter`) when ``meter`` and ``bpm`` are;
+        ``chord_match`` (share of beats) and
+        ``chord_beats`` when ``chords`` and ``bpm`` are (:mod:`jen1.eval.chords`);
+        ``style_est``/``style_ok``.
     """
     out: dict[str, Any] = {"lufs": loudness_lufs(wav, sr)}
     if attrs.get("bpm"):
@@ -309,6 +332,21 @@ def clip_attributes(
             out["mode_ok"] = m == attrs["mode"]
         else:
             out["key"] = "exact" if k == true_key else "other"
+    if attrs.get("meter") and attrs.get("bpm"):
+        from jen1.eval.meter import estimate_grouping, meter_grouping
+
+        want = meter_grouping(str(attrs["meter"]))
+        got_group = estimate_grouping(wav, sr, float(attrs["bpm"])) if want else None
+        if got_group is not None:
+            out.update(meter_est=got_group, meter_ok=got_group == want)
+    if attrs.get("chords") and attrs.get("bpm"):
+        from jen1.eval.chords import chord_match
+
+        meter = str(attrs.get("meter") or "4/4")
+        per_bar = int(meter.split("/")[0]) if meter.split("/")[0].isdigit() else 4
+        got = chord_match(wav, sr, attrs["chords"], float(attrs["bpm"]), per_bar)
+        if got["matched"] is not None:
+            out.update(chord_match=got["matched"], chord_beats=got["beats"])
     if style_pred is not None and attrs.get("style"):
         out.update(style_est=style_pred, style_ok=style_pred == attrs["style"])
     return out
@@ -326,6 +364,7 @@ def summarize_attributes(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["tempo"] = {
             "clips": n,
             "accuracy_4pct": correct / n,
+            "accuracy_8pct": float(np.mean([e <= 0.08 for e in err])),
             "octave_errors": octave / n,
             "accuracy_with_octaves": (correct + octave) / n,
             "median_abs_error_pct": 100 * float(np.median(err)),
@@ -341,6 +380,20 @@ def summarize_attributes(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "close": sum(x in ("exact", "fifth", "relative") for x in rel) / n,
             "mirex": float(np.mean([MIREX_KEY_WEIGHTS[x] for x in rel])),
             "mode_accuracy": float(np.mean(modes)) if modes else None,
+        }
+    m = [r for r in rows if "meter_ok" in r]
+    if m:
+        out["meter"] = {
+            "clips": len(m),
+            "accuracy": float(np.mean([r["meter_ok"] for r in m])),
+            "method": "duple/triple accent grouping at the asked tempo (chance 50%)",
+        }
+    c = [r for r in rows if "chord_match" in r]
+    if c:
+        out["chords"] = {
+            "clips": len(c),
+            "beat_match": float(np.mean([r["chord_match"] for r in c])),
+            "method": "triad of each beat's chroma (24 templates) = the asked chord's triad",
         }
     s = [r for r in rows if "style_ok" in r]
     if s:

@@ -48,7 +48,8 @@ class ReferenceClip:
 def _clean_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
     from jen1.eval.music import normalize_key
 
-    out = {k: attrs[k] for k in ("bpm", "key", "mode", "style", "instruments") if attrs.get(k)}
+    keys = ("bpm", "key", "mode", "meter", "chords", "style", "instruments")
+    out = {k: attrs[k] for k in keys if attrs.get(k)}
     if "key" in out:
         try:
             out["key"] = normalize_key(str(out["key"]))
@@ -260,9 +261,11 @@ def generate_clips(
     cfg_scale: float | None = None,
     seed: int = 0,
     progress: bool = True,
+    explicit_controls: bool = False,
 ) -> Iterable[tuple[list[PromptItem], np.ndarray]]:
     """Yield (prompts, (b, 2, L) float32 audio) batch by batch; prompts are cycled up to ``n``
-    and batch k uses seed ``seed + k``."""
+    and batch k uses seed ``seed + k``. With ``explicit_controls`` each prompt's known tempo,
+    key and meter are also given as explicit controls (a model trained with them)."""
     from tqdm import tqdm
 
     items = [prompts[i % len(prompts)] for i in range(n)]
@@ -273,16 +276,50 @@ def generate_clips(
             def cb(i: int, total: int) -> None:
                 bar.set_postfix_str(f"step {i}/{total}")
 
-            wav = pipe.generate(
-                [p.text for p in chunk],
-                seconds,
-                steps=steps,
-                cfg_scale=cfg_scale,
-                seed=seed + k,
-                callback=cb,
-            )
+            if explicit_controls:
+                wav = _generate_with_controls(pipe, chunk, seconds, steps, cfg_scale, seed + k, cb)
+            else:
+                wav = pipe.generate(
+                    [p.text for p in chunk],
+                    seconds,
+                    steps=steps,
+                    cfg_scale=cfg_scale,
+                    seed=seed + k,
+                    callback=cb,
+                )
             bar.update(len(chunk))
             yield chunk, wav.float().cpu().numpy()
+
+
+def explicit_controls_of(attrs: dict[str, Any]) -> Any:
+    """The controls a prompt's known attributes give (tempo, key and mode, meter, chords);
+    values the controls do not accept are left out."""
+    from jen1.conditioning.controls import ControlError, Controls, merge
+
+    out = Controls()
+    for part in ({"bpm": attrs.get("bpm")}, {"key": attrs.get("key"), "mode": attrs.get("mode")},
+                 {"meter": attrs.get("meter")}, {"chords": attrs.get("chords")}):  # fmt: skip
+        try:
+            out = merge(out, Controls.from_user(**part))
+        except ControlError:
+            continue
+    return out
+
+
+def _generate_with_controls(pipe, chunk, seconds, steps, cfg_scale, seed, cb):
+    """One batch with per-prompt explicit controls (the request's ``told``, item by item)."""
+    import dataclasses
+
+    import torch
+
+    from jen1.conditioning.told import resolve_controls
+    from jen1.request import GenerateRequest, SamplingParams
+
+    params = SamplingParams(steps, cfg_scale, seed=seed)
+    req = GenerateRequest([p.text for p in chunk], seconds, params)
+    told = tuple(resolve_controls(explicit_controls_of(p.attributes), p.text) for p in chunk)
+    req = dataclasses.replace(req.resolve(pipe.cfg), told=told)
+    return torch.cat(list(pipe.stream(req, callback=cb)), dim=-1)
 
 
 # --- the whole evaluation -------------------------------------------------------------------------
@@ -307,6 +344,7 @@ def evaluate_generation(
     out_dir: str | Path | None = None,
     save_audio: bool = False,
     progress: bool = True,
+    controls: str = "text",
 ) -> dict[str, Any]:
     """Run the evaluation (see the module docstring) and return a JSON-ready dict.
 
@@ -318,6 +356,10 @@ def evaluate_generation(
         style_train: train clips for the style classifier (0: no style metric).
         fad_hop: musicnn patch hop in seconds for FAD (None: 3 s patches without overlap).
         out_dir: where the PNG sheets (and with ``save_audio`` the WAVs) go.
+        controls: ``"text"``: the prompts only (their words still become controls for a model
+            trained with them); ``"explicit"``: each prompt's known tempo, key and meter also
+            given as explicit controls; ``"both"``: the text run, then the same clips again
+            with explicit controls, reported as ``attributes.generated_explicit``.
     """
     from jen1.eval.adherence import summarize_attributes, tag_agreement
     from jen1.eval.fad import fad_musicnn, split_half_fad
@@ -328,6 +370,8 @@ def evaluate_generation(
         raise Jen1Error(f"--n must be at least 1, got {n}")
     if batch < 1:
         raise Jen1Error(f"--batch must be at least 1, got {batch}")
+    if controls not in ("text", "explicit", "both"):
+        raise Jen1Error(f"--controls must be text, explicit or both, got {controls!r}")
     if not (math.isfinite(seconds) and seconds > 0):
         raise Jen1Error(f"--seconds must be positive, got {seconds}")
     t_start = time.perf_counter()
@@ -337,6 +381,10 @@ def evaluate_generation(
     ref2_clips = read_reference(reference2, split) if reference2 else None
     tagger = MusicnnMTT.from_package()
     pipe = Pipeline.from_pretrained(model)
+    if controls != "text" and pipe.cfg.unet.controls is None:
+        raise Jen1Error(
+            "--controls: this model was trained without musical controls (use --controls text)"
+        )
     steps = pipe.cfg.sampling.steps if steps is None else steps
     cfg_scale = pipe.cfg.sampling.cfg_scale if cfg_scale is None else cfg_scale
     timing: dict[str, float] = {}
@@ -356,6 +404,7 @@ def evaluate_generation(
         cfg_scale=cfg_scale,
         seed=seed,
         progress=progress,
+        explicit_controls=controls == "explicit",
     ):
         t_gen += time.perf_counter() - t0
         for p, w in zip(chunk, wavs):
@@ -436,6 +485,15 @@ def evaluate_generation(
         "generated": summarize_attributes(gen.estimates),
         "reference": summarize_attributes(ref.estimates),
     }
+    if controls == "both":  # the same prompts and seeds, now with explicit controls
+        told = ClipSet()
+        for chunk, wavs in generate_clips(
+            pipe, prompts, n, seconds, batch=batch, steps=steps, cfg_scale=cfg_scale,
+            seed=seed, progress=progress, explicit_controls=True,
+        ):  # fmt: skip
+            for p, w in zip(chunk, wavs):
+                told.add(tagger, w, p.text, p.attributes, fad_hop)
+        attrs["generated_explicit"] = summarize_attributes(told.estimates)
     timing["total_s"] = time.perf_counter() - t_start
 
     per_clip = []
@@ -449,6 +507,7 @@ def evaluate_generation(
         "steps": steps,
         "cfg_scale": cfg_scale,
         "seed": seed,
+        "controls": controls,
         "prompts": str(prompts_file),
         "reference": str(reference),
         "split": split,

@@ -83,6 +83,7 @@ def format_table(result: dict[str, Any]) -> str:
         return _pct(d[a][k]) if a in d and d[a].get(k) is not None else "-"
 
     row("tempo within 4%", get(ag, "tempo", "accuracy_4pct"), get(ar, "tempo", "accuracy_4pct"))
+    row("tempo within 8%", get(ag, "tempo", "accuracy_8pct"), get(ar, "tempo", "accuracy_8pct"))
     row(
         "tempo octave errors (x1/2, x2, x1/3, x3)",
         get(ag, "tempo", "octave_errors"),
@@ -92,6 +93,22 @@ def format_table(result: dict[str, Any]) -> str:
     row("key close (exact, fifth, relative)", get(ag, "key", "close"), get(ar, "key", "close"))
     row("key MIREX score", get(ag, "key", "mirex"), get(ar, "key", "mirex"))
     row("mode (major/minor)", get(ag, "key", "mode_accuracy"), get(ar, "key", "mode_accuracy"))
+    if "meter" in ag:
+        row("meter (duple/triple grouping)", get(ag, "meter", "accuracy"), "-")
+    if "chords" in ag:
+        row("chord match per beat (triads)", get(ag, "chords", "beat_match"), "-")
+    ax = result["attributes"].get("generated_explicit")
+    if ax is not None:  # the same prompts and seeds with explicit controls
+        for label, (att, key) in {
+            "with explicit controls: tempo within 4%": ("tempo", "accuracy_4pct"),
+            "with explicit controls: tempo within 8%": ("tempo", "accuracy_8pct"),
+            "with explicit controls: key exact": ("key", "exact"),
+            "with explicit controls: key close": ("key", "close"),
+            "with explicit controls: key MIREX score": ("key", "mirex"),
+            "with explicit controls: meter (duple/triple)": ("meter", "accuracy"),
+            "with explicit controls: chord match per beat": ("chords", "beat_match"),
+        }.items():
+            row(label, get(ax, att, key), "-")
     if result.get("style_classifier"):
         si = result["style_classifier"]
         row(

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from jen1.config import Jen1Config
 from jen1.inference.prompts import TextInputs
+from jen1.conditioning.control_tensors import ControlTensors
 from jen1.inference.rolling import ProgressFn, sample_window
 from jen1.inference.windows import num_frames, plan_windows
 from jen1.request import SamplingParams
@@ -35,6 +36,7 @@ def remix_latents(
     bf16: bool,
     generator: torch.Generator,
     callback: ProgressFn | None = None,
+    controls: ControlTensors | None = None,
 ) -> Tensor:
     """(B, C, T) normalised latents of the input -> (B, C, T) remixed latents.
 
@@ -56,6 +58,7 @@ def remix_latents(
         strength: 0..1; 0 returns ``z`` unchanged.
         params: a resolved request's sampling settings (``steps`` is a whole run's count).
         callback: ``callback(i, total)`` over the steps of all windows.
+        controls: musical controls over all T frames, or None.
     """
     n = remix_steps(params.steps, strength)
     if n == 0:
@@ -91,6 +94,7 @@ def remix_latents(
             generator=generator,
             callback=step_cb,
             t_start=strength,
+            controls=None if controls is None else controls.window(start, end),
         )
         have[..., start:end] = 1.0
     return out

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from jen1.conditioning.control_tensors import ControlTensors
 from jen1.config import Jen1Config
 from jen1.inference.prompts import TextInputs, null_text
 from jen1.inference.windows import num_frames, plan_windows
@@ -29,18 +30,22 @@ def sample_window(
     generator: torch.Generator,
     callback: ProgressFn | None = None,
     t_start: float = 1.0,
+    controls: ControlTensors | None = None,
 ) -> Tensor:
     """(B, C, T) float32 latents for ``known``/``mask`` (B, C, T)/(B, 1, T), 1 = known.
 
-    Without a prompt (``text.dropped``) the U-Net's null text is used, without guidance and
-    without the negative prompt. ``t_start < 1`` starts from ``known`` noised to that time
-    (SDEdit; see :func:`jen1.diffusion.sampling.sample_latents`).
+    Without a prompt (``text.dropped``) the U-Net's null text is used, without the negative
+    prompt, and without guidance unless ``controls`` (frames (B, K, T)) are given: guidance then
+    steers towards them. ``t_start < 1`` starts from ``known`` noised to that time (SDEdit; see
+    :func:`jen1.diffusion.sampling.sample_latents`).
     """
     from jen1.diffusion.sampling import sample_latents
 
     emb, emb_mask, neg = text.emb, text.mask, text.neg
     if text.dropped:
-        params, neg = dataclasses.replace(params, cfg_scale=1.0), None
+        neg = None
+        if controls is None:
+            params = dataclasses.replace(params, cfg_scale=1.0)
         emb, emb_mask = null_text(emb.shape[0], cfg.text.dim, known.device)
     with torch.autocast(known.device.type, dtype=torch.bfloat16, enabled=bf16):
         return sample_latents(
@@ -57,6 +62,7 @@ def sample_window(
             generator=generator,
             callback=callback,
             t_start=t_start,
+            controls=controls,
         ).float()
 
 
@@ -73,11 +79,13 @@ def sample_rolling(
     bf16: bool,
     generator: torch.Generator,
     callback: ProgressFn | None = None,
+    controls: ControlTensors | None = None,
 ) -> Tensor:
     """Fill ``total_frames`` latents window by window (:func:`plan_windows`) -> (B, C, total).
 
     ``known``/``mask`` (B, C, T0)/(B, 1, T0) give the frames known at the start (T0 may be
-    0). The first window is sampled with ``first_causal``; later windows are continuations
+    0); ``controls`` span all ``total_frames`` (each window gets its frames). The first
+    window is sampled with ``first_causal``; later windows are continuations
     in causal mode with the previous ``context_seconds`` as known frames. ``callback`` counts
     the steps of all windows.
     """
@@ -108,6 +116,7 @@ def sample_rolling(
             bf16=bf16,
             generator=generator,
             callback=step_cb,
+            controls=None if controls is None else controls.window(start, end),
         )
         have[..., start:end] = 1.0
     return out

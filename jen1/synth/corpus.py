@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from jen1.synth.render import (
     vary_mix,
 )
 from jen1.synth.theory import key_name
+from jen1.data.control_labels import chord_symbol, steady_labels
 from jen1.errors import Jen1Error
 
 SYNTH_VERSION = 1  # bump when the output for a given seed changes
@@ -169,9 +171,15 @@ def _rms_db(wav: np.ndarray) -> float:
 
 
 def _composer_clips(task: _Task, comp_id: str) -> list[tuple[Any, ...]]:
-    """(plan, arrangement, start, attributes) for each clip to render of a composer piece."""
+    """(plan, arrangement, start, attributes, labels) for each clip to render of a composer
+    piece; ``labels(start)`` gives the clip's exact beats, downbeats and chords."""
     first = task.plans[0]
     comp = compose(np.random.SeedSequence([task.seed, first.composition]))
+    chords = [(s, d, chord_symbol(c.root, c.intervals)) for s, d, c in comp.chords]
+
+    def labels(start: float) -> dict[str, Any]:
+        return steady_labels(comp.bpm, comp.beats_per_bar, start, task.seconds, chords)
+
     out = []
     for plan in task.plans:
         if plan.index not in task.render:
@@ -196,7 +204,7 @@ def _composer_clips(task: _Task, comp_id: str) -> list[tuple[Any, ...]]:
             "source": "composer",
             "composition_id": comp_id,
         }
-        out.append((plan, arr, start, attrs))
+        out.append((plan, arr, start, attrs, labels))
     return out
 
 
@@ -204,6 +212,7 @@ def _music21_clips(task: _Task, work: str, cache_dir: Path) -> list[tuple[Any, .
     from jen1.synth.music21_source import arrange_piece, load_piece, loop_arrangement
 
     piece = load_piece(work, cache_dir)
+    num = int(piece.meter.split("/")[0]) if re.fullmatch(r"\d+/\d+", piece.meter) else 0
     out = []
     for plan in task.plans:
         if plan.index not in task.render:
@@ -238,7 +247,20 @@ def _music21_clips(task: _Task, work: str, cache_dir: Path) -> list[tuple[Any, .
             "source": f"music21:{work}",
             "composition_id": f"music21:{work}",
         }
-        out.append((plan, arr, start, attrs))
+
+        def labels(start: float, bpm: float = bpm, sec_per_ql: float = sec_per_ql):
+            # beats on the steady grid from the first full bar line, a downbeat every bar
+            # (music21 bars of the piece's meter); none past the end of the piece's first pass
+            # (looping may shift the grid) and no chord labels for these pieces
+            bars = piece.bar_offsets
+            bar_zero = (bars[1] if len(bars) > 1 else bars[0]) * sec_per_ql
+            den = int(piece.meter.split("/")[1]) if num else 4
+            per_bar = round(num * 4 / den / piece.beat_ql) if num else 0
+            if start + task.seconds > piece.length_ql * sec_per_ql or per_bar < 1:
+                return {"beats": [], "downbeats": [], "chords": []}
+            return steady_labels(bpm, per_bar, start, task.seconds, (), bar_zero)
+
+        out.append((plan, arr, start, attrs, labels))
     return out
 
 
@@ -260,7 +282,7 @@ def _render_task(task: _Task) -> _Result:
     if not clips:
         clips = _composer_clips(task, composer_id)
     records, seconds = [], 0.0
-    for plan, arr, start, attrs in clips:
+    for plan, arr, start, attrs, labels in clips:
         try:
             vr = np.random.default_rng([task.seed, plan.composition, plan.variant, 3])
             target = float(vr.uniform(-21.0, -14.0))  # loudness varies; peak <= -1 dBFS
@@ -272,6 +294,7 @@ def _render_task(task: _Task) -> _Result:
                 kit = k - 1 if k else None
             wav, audible = render_window(arr, start, task.seconds, renderer, vr, target, kit)
             if _rms_db(wav) < _SILENCE_DB and start > 0:
+                start = 0.0
                 wav, audible = render_window(arr, 0.0, task.seconds, renderer, vr, target, kit)
             if _rms_db(wav) < _SILENCE_DB or not audible:
                 raise RuntimeError("rendered silence")
@@ -296,6 +319,8 @@ def _render_task(task: _Task) -> _Result:
                     "attributes": attrs,
                     "index": plan.index,
                     "fingerprint": task.fingerprints[plan.index],
+                    # exact control labels; metadata only: the audio is as without them
+                    "labels": labels(start),
                 }
             )
             seconds += task.seconds

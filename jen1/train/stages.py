@@ -266,12 +266,33 @@ class DiffusionStage:
         return self.cache.dataset("train", frames, self.train_cfg.seed, self.normalizer())
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
+        out = {
             "z": torch.stack([it["z"] for it in items]),
             "text_emb": torch.stack([it["text_emb"] for it in items]),
             "text_mask": torch.stack([it["text_mask"] for it in items]),
             "sample_id": torch.tensor([it["sample_id"] for it in items]),
         }
+        if "control_frames" in items[0]:  # a cache with musical-control labels
+            for k in ("control_bpm", "control_codes", "control_frames"):
+                out[k] = torch.stack([it[k] for it in items])
+        return out
+
+    def _controls(self, mb: dict[str, Any], device: torch.device) -> dict[str, Any]:
+        """The control keywords of the train step: a model without controls gets none; one
+        with them gets the batch's labels (all absent from a cache without labels)."""
+        ccfg = self.cfg.unet.controls
+        if ccfg is None:
+            return {}
+        from jen1.conditioning.control_tensors import ControlTensors, absent_controls
+
+        if "control_frames" in mb:
+            codes = mb["control_codes"].to(device)
+            controls = ControlTensors(
+                mb["control_bpm"].to(device), *codes.unbind(1), mb["control_frames"].to(device)
+            )
+        else:
+            controls = absent_controls(mb["z"].shape[0], mb["z"].shape[-1], device)
+        return {"controls": controls, "control_dropout": ccfg.dropout}
 
     def training_step(
         self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
@@ -293,6 +314,7 @@ class DiffusionStage:
                 mb["text_mask"].to(dev),
                 self.cfg.diffusion,
                 gens,
+                **self._controls(mb, dev),
             )
             fabric.backward(out["loss"] / acc)
             logs.append({k: v.detach() for k, v in out.items()})

@@ -29,16 +29,18 @@ from jen1.web.jobs import (
     UploadTooLargeError,
     check_upload_size,
     load_upload,
+    parse_controls,
     parse_sampling,
 )
 from jen1.web.results import wav_bytes
 
 SAMPLING_FIELDS = ("seed", "steps", "cfg", "sampler", "negative_prompt")
+CONTROL_FIELDS = ("bpm", "key", "meter", "chords")  # musical controls (issue 21)
 FIELDS = {
-    "generate": ("prompt", "seconds", *SAMPLING_FIELDS),
-    "inpaint": ("audio", "prompt", "start", "end", *SAMPLING_FIELDS),
-    "continue": ("audio", "prompt", "seconds", *SAMPLING_FIELDS),
-    "remix": ("audio", "prompt", "strength", *SAMPLING_FIELDS),
+    "generate": ("prompt", "seconds", *SAMPLING_FIELDS, *CONTROL_FIELDS),
+    "inpaint": ("audio", "prompt", "start", "end", *SAMPLING_FIELDS, *CONTROL_FIELDS),
+    "continue": ("audio", "prompt", "seconds", *SAMPLING_FIELDS, *CONTROL_FIELDS),
+    "remix": ("audio", "prompt", "strength", *SAMPLING_FIELDS, *CONTROL_FIELDS),
 }
 FORM_OVERHEAD = 64 * 1024  # bytes of multipart framing and fields allowed beside the file
 MAX_NAME_CHARS = 100
@@ -90,6 +92,8 @@ def _wav_response(r: Result):
             "X-Jen1-Seed": str(r.seed),
             "X-Jen1-Seconds": f"{r.seconds:.6f}",
             "X-Jen1-Elapsed": f"{r.elapsed:.3f}",
+            # what the model was told; ASCII so that it is a valid header ("♯" never occurs)
+            **({"X-Jen1-Controls": r.controls} if r.controls else {}),
         },
     )
 
@@ -195,6 +199,8 @@ def build_api(runner: ModelRunner):
             "sample_rate": SAMPLE_RATE,
             "max_seconds": settings.max_seconds,
             "max_upload_mb": settings.max_upload_mb,
+            # whether bpm, key, meter and chords are accepted (a model trained with controls)
+            "controls": runner.pipeline.cfg.unet.controls is not None,
             "queue": {
                 "admitted": runner.admitted,
                 "limit": settings.concurrency + settings.max_queue,
@@ -227,7 +233,10 @@ def build_api(runner: ModelRunner):
                 data.get("seed"),
                 data.get("negative_prompt"),
             )
-            return lambda: runner.generate(data.get("prompt"), data.get("seconds"), sampling)
+            controls = parse_controls({k: data.get(k) for k in CONTROL_FIELDS})
+            return lambda: runner.generate(
+                data.get("prompt"), data.get("seconds"), sampling, controls=controls
+            )
 
         return await run(prepare)
 
@@ -253,16 +262,18 @@ def build_api(runner: ModelRunner):
                 fields.get("seed"),
                 fields.get("negative_prompt"),
             )
+            ctl = parse_controls({k: fields.get(k) for k in CONTROL_FIELDS})
             if task == "inpaint":
                 return lambda: runner.inpaint(
-                    wav, fields.get("start"), fields.get("end"), fields.get("prompt"), sampling
-                )
+                    wav, fields.get("start"), fields.get("end"), fields.get("prompt"), sampling,
+                    controls=ctl,
+                )  # fmt: skip
             if task == "remix":
                 return lambda: runner.remix(
-                    wav, fields.get("strength"), fields.get("prompt"), sampling
+                    wav, fields.get("strength"), fields.get("prompt"), sampling, controls=ctl
                 )
             return lambda: runner.continue_(
-                wav, fields.get("seconds"), fields.get("prompt"), sampling
+                wav, fields.get("seconds"), fields.get("prompt"), sampling, controls=ctl
             )
 
         try:

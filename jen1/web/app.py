@@ -49,10 +49,15 @@ def _info(r: Result) -> str:
         "continue": f"{new:.2f} s added, {r.seconds:.2f} s in all",
         "remix": f"{r.seconds:.2f} s remixed",
     }[r.task]
+    told = f" · controls: {r.controls}" if r.controls else ""
     return (
         f"**seed {r.seed}** · {what} · {r.steps} steps {r.sampler}, "
-        f"CFG {r.cfg_scale:g} · {r.elapsed:.1f} s"
+        f"CFG {r.cfg_scale:g} · {r.elapsed:.1f} s{told}"
     )
+
+
+def _controls(bpm: Any, key: Any, meter: Any, chords: Any) -> dict[str, Any]:
+    return {"bpm": bpm, "key": key, "meter": meter, "chords": chords}
 
 
 def _history_table(history: list[dict]) -> str:
@@ -134,13 +139,19 @@ def build_app(
         sampler,
         seed,
         negative,
+        bpm,
+        key,
+        meter,
+        chords,
         history,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
         try:
             sampling = parse_sampling(steps, cfg, sampler, seed, negative)
             progress(0, desc="waiting for the model")
-            r = runner.generate(prompt, seconds, sampling, progress_fn(progress, "generating"))
+            ctl = _controls(bpm, key, meter, chords)
+            cb = progress_fn(progress, "generating")
+            r = runner.generate(prompt, seconds, sampling, cb, controls=ctl)
         except Exception as e:  # noqa: BLE001 - re-raised as the message the user sees
             raise _user_error(e) from None
         return finish(r, history)
@@ -155,6 +166,10 @@ def build_app(
         sampler,
         seed,
         negative,
+        bpm,
+        key,
+        meter,
+        chords,
         history,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
@@ -162,9 +177,9 @@ def build_app(
         try:
             sampling = parse_sampling(steps, cfg, sampler, seed, negative)
             progress(0, desc="waiting for the model")
-            r = runner.inpaint(
-                wav, start, end, prompt, sampling, progress_fn(progress, "inpainting")
-            )
+            ctl = _controls(bpm, key, meter, chords)
+            cb = progress_fn(progress, "inpainting")
+            r = runner.inpaint(wav, start, end, prompt, sampling, cb, controls=ctl)
         except Exception as e:  # noqa: BLE001
             raise _user_error(e) from None
         return finish(r, history)
@@ -178,6 +193,10 @@ def build_app(
         sampler,
         seed,
         negative,
+        bpm,
+        key,
+        meter,
+        chords,
         history,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
@@ -185,9 +204,9 @@ def build_app(
         try:
             sampling = parse_sampling(steps, cfg, sampler, seed, negative)
             progress(0, desc="waiting for the model")
-            r = runner.continue_(
-                wav, seconds, prompt, sampling, progress_fn(progress, "continuing")
-            )
+            ctl = _controls(bpm, key, meter, chords)
+            cb = progress_fn(progress, "continuing")
+            r = runner.continue_(wav, seconds, prompt, sampling, cb, controls=ctl)
         except Exception as e:  # noqa: BLE001
             raise _user_error(e) from None
         return finish(r, history)
@@ -201,6 +220,10 @@ def build_app(
         sampler,
         seed,
         negative,
+        bpm,
+        key,
+        meter,
+        chords,
         history,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
@@ -208,7 +231,9 @@ def build_app(
         try:
             sampling = parse_sampling(steps, cfg, sampler, seed, negative)
             progress(0, desc="waiting for the model")
-            r = runner.remix(wav, strength, prompt, sampling, progress_fn(progress, "remixing"))
+            ctl = _controls(bpm, key, meter, chords)
+            cb = progress_fn(progress, "remixing")
+            r = runner.remix(wav, strength, prompt, sampling, cb, controls=ctl)
         except Exception as e:  # noqa: BLE001
             raise _user_error(e) from None
         return finish(r, history)
@@ -277,7 +302,23 @@ def build_app(
             negative = gr.Textbox(
                 "", label="Negative prompt (optional)", lines=1, elem_id=f"{tab}-negative"
             )
-        return [steps, cfg, sampler, seed, negative]
+        return [steps, cfg, sampler, seed, negative, *music_controls(tab)]
+
+    has_controls = runner.pipeline.cfg.unet.controls is not None
+
+    def music_controls(tab: str) -> list:
+        """Tempo, key, meter and chords (blank: from the prompt, or estimated from the audio)."""
+        label = "Musical controls" + ("" if has_controls else " (this model has none)")
+        with gr.Accordion(label, open=has_controls):
+            with gr.Row():
+                one = {"max_lines": 1}
+                bpm = gr.Textbox("", label="Tempo (BPM)", elem_id=f"{tab}-bpm", **one)
+                key = gr.Textbox("", label="Key (e.g. D minor)", elem_id=f"{tab}-key", **one)
+                meter = gr.Textbox("", label="Meter (e.g. 3/4)", elem_id=f"{tab}-meter", **one)
+            chords = gr.Textbox(
+                "", label="Chords per bar (e.g. Am F | C G)", max_lines=1, elem_id=f"{tab}-chords"
+            )
+        return [bpm, key, meter, chords]
 
     def result_panel(tab: str) -> list:
         audio = gr.Audio(

@@ -28,6 +28,7 @@ from jen1.request import (
     Request,
     RequestError,
     SamplingParams,
+    check_controls,
 )
 from jen1.web.settings import ServerSettings
 
@@ -55,6 +56,8 @@ class Result:
         seed, steps, cfg_scale, sampler: the settings actually used.
         elapsed: wall-clock seconds of the model call.
         region: (start, end) seconds of the new audio inside ``wav``.
+        controls: what the model was told (:meth:`ToldControls.describe`), "" for a model
+            without control conditioning.
     """
 
     task: str
@@ -66,6 +69,7 @@ class Result:
     sampler: str
     elapsed: float
     region: tuple[float, float]
+    controls: str = ""
 
     @property
     def seconds(self) -> float:
@@ -118,6 +122,21 @@ def parse_sampling(
     )
     with _web_names({"negative_prompt": "the negative prompt"}):
         return SamplingParams(*values)
+
+
+def parse_controls(values: Any) -> Any:
+    """Musical controls from UI widgets or JSON (``{"bpm": "120", "key": "D minor"}``;
+    numbers or text, blank = not given), checked: a :class:`RequestError` names the field.
+    Controls checked before pass through."""
+    from jen1.conditioning.controls import Controls
+
+    if values is None or isinstance(values, Controls):
+        return values
+    for k, v in values.items():
+        if isinstance(v, bool) or not (v is None or isinstance(v, (str, int, float))):
+            raise RequestError(f"{k} must be text or a number, got {type(v).__name__}", k)
+    with _web_names():
+        return check_controls(dict(values))
 
 
 def load_upload(path: str | Path, settings: ServerSettings, name: str | None = None) -> np.ndarray:
@@ -207,9 +226,14 @@ class ModelRunner:
         """Resolve ``req`` against the model (errors before the slot), run it in a slot."""
         import torch
 
+        from jen1.inference.estimate import complete_from_audio
+
         cfg = self.pipeline.cfg
         with _web_names(self._names.get(req.task)):
             req = req.resolve(cfg) if audio is None else req.resolve(cfg, audio.shape)
+        if audio is not None:  # tempo and key not given: estimated from the known audio
+            wav_in = torch.as_tensor(audio)[None]
+            req = complete_from_audio(req, wav_in, cfg.autoencoder.sample_rate)
         with self._slots:
             t0 = time.perf_counter()
             out = torch.cat(list(self.pipeline.stream(req, audio, callback=callback)), dim=-1)
@@ -218,7 +242,8 @@ class ModelRunner:
         s = req.sampling
         prompt = req.prompts[0] if req.prompts else ""
         args = (s.seed, s.steps, s.cfg_scale, s.sampler, elapsed, region(wav))
-        return Result(req.task, wav, prompt, *args)
+        told = "" if req.told is None else req.told[0].describe()
+        return Result(req.task, wav, prompt, *args, controls=told)
 
     _names = {"generate": {"seconds": "duration"}, "continue": {"seconds": "seconds to add"}}
 
@@ -237,10 +262,13 @@ class ModelRunner:
         seconds: Any,
         sampling: SamplingParams,
         callback: ProgressFn | None = None,
+        controls: dict[str, Any] | None = None,
     ) -> Result:
-        """Text-to-music: ``seconds`` of audio for ``prompt``."""
+        """Text-to-music: ``seconds`` of audio for ``prompt``; ``controls``: the typed values
+        of bpm, key, meter and chords (blank: not given; see :func:`parse_controls`)."""
         with _web_names(self._names["generate"]):
-            req = GenerateRequest(_one(prompt), _number(seconds, "duration"), sampling)
+            secs = _number(seconds, "duration")
+            req = GenerateRequest(_one(prompt), secs, sampling, parse_controls(controls))
         self._check_server_seconds(req.seconds, "duration")
         return self._run(req, None, callback, lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE))
 
@@ -252,13 +280,14 @@ class ModelRunner:
         prompt: Any,
         sampling: SamplingParams,
         callback: ProgressFn | None = None,
+        controls: dict[str, Any] | None = None,
     ) -> Result:
         """Regenerate ``[start, end)`` seconds of ``audio`` (2, L); the rest is kept."""
         a, e = _number(start, "start"), _number(end, "end")
         if a is None or e is None:
             raise Jen1Error("choose the start and the end of the part to regenerate")
         with _web_names():
-            req = InpaintRequest(a, e, _one(prompt), sampling)
+            req = InpaintRequest(a, e, _one(prompt), sampling, controls=parse_controls(controls))
         return self._run(req, audio, callback, lambda wav: (req.start, req.end))
 
     def continue_(
@@ -268,12 +297,15 @@ class ModelRunner:
         prompt: Any,
         sampling: SamplingParams,
         callback: ProgressFn | None = None,
+        controls: dict[str, Any] | None = None,
     ) -> Result:
         """Add ``seconds`` of music after ``audio`` (2, L)."""
         secs = _number(seconds, "seconds to add")
         with _web_names(self._names["continue"]):
             default = self.pipeline.cfg.sampling.seconds
-            req = ContinueRequest(default if secs is None else secs, _one(prompt), sampling)
+            secs = default if secs is None else secs
+            ctl = parse_controls(controls)
+            req = ContinueRequest(secs, _one(prompt), sampling, controls=ctl)
         self._check_server_seconds(req.seconds, "seconds to add")
         duration = audio.shape[-1] / SAMPLE_RATE
         if duration + req.seconds > self.settings.max_seconds + 1e-6:
@@ -290,13 +322,15 @@ class ModelRunner:
         prompt: Any,
         sampling: SamplingParams,
         callback: ProgressFn | None = None,
+        controls: dict[str, Any] | None = None,
     ) -> Result:
         """Remix ``audio`` (2, L) towards ``prompt`` with ``strength`` 0..1 (default 0.5)."""
         from jen1.request import DEFAULT_STRENGTH
 
         x = _number(strength, "strength")
         with _web_names():
-            req = RemixRequest(DEFAULT_STRENGTH if x is None else x, _one(prompt), sampling)
+            x = DEFAULT_STRENGTH if x is None else x
+            req = RemixRequest(x, _one(prompt), sampling, parse_controls(controls))
         return self._run(req, audio, callback, lambda wav: (0.0, wav.shape[-1] / SAMPLE_RATE))
 
 def _one(prompt: Any) -> Any:

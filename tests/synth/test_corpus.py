@@ -124,3 +124,33 @@ def test_cli_synth(tmp_path, capsys):
     assert rc == 0 and "1 clips" in out and "x real time" in out
     assert main([*args, "--soundfont", str(tmp_path / "missing.sf2")]) == 2
     assert "soundfont not found" in capsys.readouterr().err
+
+
+def test_metadata_carries_exact_control_labels(corpus):
+    """Beats every 60/bpm s, a downbeat every bar of the meter, chords covering the clip
+    (composer pieces; music21 pieces have no chord labels, and none past their first pass)."""
+    from jen1.conditioning.controls import parse_chord
+
+    out, _ = corpus
+    for r in read_metadata(out / "metadata.jsonl"):
+        a, lab = r["attributes"], r["labels"]
+        composer = a["source"] == "composer"
+        if not lab["beats"]:
+            assert not composer
+            continue
+        beats, down = np.array(lab["beats"]), np.array(lab["downbeats"])
+        assert beats[0] <= 0 < beats[1] and beats[-1] >= r["seconds"]
+        assert np.allclose(np.diff(beats), 60 / a["bpm"], atol=2e-4)
+        num, den = (int(x) for x in a["meter"].split("/"))
+        beat_ql = 1.5 if den == 8 and num % 3 == 0 else 1.0  # as music21_source counts beats
+        per_bar = round(num * 4 / den / beat_ql)
+        assert np.allclose(np.diff(down), per_bar * 60 / a["bpm"], atol=2e-4)
+        inside = down[(down >= 0) & (down <= r["seconds"])]  # each downbeat is a beat
+        assert np.isclose(np.abs(beats[:, None] - inside[None]).min(axis=0), 0, atol=2e-4).all()
+        chords = lab["chords"]
+        if not composer:
+            assert chords == []
+            continue
+        assert chords[0][0] == 0.0 and chords[-1][1] == r["seconds"]
+        assert all(c[1] == d[0] for c, d in zip(chords, chords[1:]))  # contiguous
+        assert all(parse_chord(c[2]) == c[2] for c in chords)  # canonical symbols

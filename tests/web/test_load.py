@@ -59,7 +59,8 @@ def test_twenty_concurrent_requests(web_server):
         r = httpx.post(
             url + "/gradio_api/call/generate",
             timeout=60,
-            json={"data": [f"ui load {k}", 1.0, 3, 2.0, "dpmpp_2m", str(k), ""]},
+            # prompt, seconds, steps, cfg, sampler, seed, negative, bpm, key, meter, chords
+            json={"data": [f"ui load {k}", 1.0, 3, 2.0, "dpmpp_2m", str(k), "", "", "", "", ""]},
         )
         if r.status_code != 200:
             return r.status_code, r.json().get("detail", r.text)
