@@ -79,6 +79,7 @@ def _child(args: argparse.Namespace) -> None:
             first_causal=False,
             gen=gen,
             cb=None,
+            controls=None,  # the shipped model takes none
         )
         sync()
         res["sampling_s"] = time.perf_counter() - t
