@@ -33,7 +33,7 @@ from jen1.web.jobs import (
 )
 from jen1.web.results import wav_bytes
 
-SAMPLING_FIELDS = ("seed", "steps", "cfg", "sampler", "negative_prompt")
+SAMPLING_FIELDS = ("seed", "steps", "cfg", "sampler", "negative_prompt", "adapter_scale")
 FIELDS = {
     "generate": ("prompt", "seconds", *SAMPLING_FIELDS),
     "inpaint": ("audio", "prompt", "start", "end", *SAMPLING_FIELDS),
@@ -226,6 +226,7 @@ def build_api(runner: ModelRunner):
                 data.get("sampler"),
                 data.get("seed"),
                 data.get("negative_prompt"),
+                data.get("adapter_scale"),
             )
             return lambda: runner.generate(data.get("prompt"), data.get("seconds"), sampling)
 
@@ -252,6 +253,7 @@ def build_api(runner: ModelRunner):
                 fields.get("sampler"),
                 fields.get("seed"),
                 fields.get("negative_prompt"),
+                fields.get("adapter_scale"),
             )
             if task == "inpaint":
                 return lambda: runner.inpaint(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jen1.errors import Jen1Error
-from jen1.request import DEFAULT_STRENGTH
+from jen1.request import DEFAULT_STRENGTH, MAX_ADAPTER_SCALE
 from jen1.web.jobs import READABLE, ModelRunner, Result, load_upload, parse_sampling
 from jen1.web.results import ResultStore
 from jen1.web.settings import ServerSettings
@@ -134,11 +134,12 @@ def build_app(
         sampler,
         seed,
         negative,
+        adapter_scale,
         history,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
         try:
-            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative, adapter_scale)
             progress(0, desc="waiting for the model")
             r = runner.generate(prompt, seconds, sampling, progress_fn(progress, "generating"))
         except Exception as e:  # noqa: BLE001 - re-raised as the message the user sees
@@ -155,12 +156,13 @@ def build_app(
         sampler,
         seed,
         negative,
+        adapter_scale,
         history,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
         wav = upload(audio_path)
         try:
-            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative, adapter_scale)
             progress(0, desc="waiting for the model")
             r = runner.inpaint(
                 wav, start, end, prompt, sampling, progress_fn(progress, "inpainting")
@@ -178,12 +180,13 @@ def build_app(
         sampler,
         seed,
         negative,
+        adapter_scale,
         history,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
         wav = upload(audio_path)
         try:
-            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative, adapter_scale)
             progress(0, desc="waiting for the model")
             r = runner.continue_(
                 wav, seconds, prompt, sampling, progress_fn(progress, "continuing")
@@ -201,12 +204,13 @@ def build_app(
         sampler,
         seed,
         negative,
+        adapter_scale,
         history,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
         wav = upload(audio_path)
         try:
-            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative, adapter_scale)
             progress(0, desc="waiting for the model")
             r = runner.remix(wav, strength, prompt, sampling, progress_fn(progress, "remixing"))
         except Exception as e:  # noqa: BLE001
@@ -277,7 +281,19 @@ def build_app(
             negative = gr.Textbox(
                 "", label="Negative prompt (optional)", lines=1, elem_id=f"{tab}-negative"
             )
-        return [steps, cfg, sampler, seed, negative]
+            adapter = getattr(pipeline, "adapter", None)
+            if adapter is None:  # no adapter loaded: the request leaves the scale alone
+                adapter_scale: Any = gr.State(None)
+            else:
+                adapter_scale = gr.Slider(
+                    0,
+                    MAX_ADAPTER_SCALE,
+                    value=adapter.scale,
+                    step=0.05,
+                    label=f"Adapter scale ({adapter.path.parent.name}; 0 = the base model)",
+                    elem_id=f"{tab}-adapter-scale",
+                )
+        return [steps, cfg, sampler, seed, negative, adapter_scale]
 
     def result_panel(tab: str) -> list:
         audio = gr.Audio(

@@ -1,0 +1,96 @@
+"""A LoRA adapter merged into a pipeline's U-Net, at a scale each request may change.
+
+The update ``scale * (alpha / r) B A`` is added into the weights (:func:`jen1.diffusion.lora.
+merge`), so sampling costs what it costs without an adapter. A request with another
+``adapter_scale`` merges again from the kept base weights (exact, no drift) and repacks the
+oneDNN copies; it waits until no sampling run uses the U-Net, and runs that start meanwhile
+wait for it, so a run never sees weights change under it. Runs at the current scale go
+side by side as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from jen1.adapter import Adapter, load_adapter
+from jen1.config import Jen1Config
+from jen1.diffusion.lora import lora_delta, merge, target_layers
+
+
+class AppliedAdapter:
+    """An adapter merged into ``unet`` at ``scale``; :meth:`use` runs a request at its scale.
+
+    Args:
+        unet: the pipeline's U-Net (weights in any dtype; float32 before casting is exact).
+        adapter: the loaded adapter, checked against the model by :func:`apply_adapter`.
+        scale: the scale to merge at first.
+    """
+
+    def __init__(self, unet: nn.Module, adapter: Adapter, scale: float) -> None:
+        self.unet = unet
+        self.adapter = adapter
+        self.scale = float(scale)
+        self.base: dict[str, Tensor] = merge(unet, adapter.state, adapter.spec, self.scale)
+        self._cond = threading.Condition()
+        self._active = 0
+
+    @property
+    def path(self) -> Path:
+        return self.adapter.path
+
+    @torch.no_grad()
+    def _remerge(self, scale: float) -> None:
+        """Weights = base + scale * update, in each weight's own dtype and layout."""
+        from jen1.diffusion import packing
+
+        layers = target_layers(self.unet, self.adapter.spec.targets)
+        packed = packing.has_packs(self.unet)
+        for name, layer in layers.items():
+            w, base = layer.weight, self.base[name]
+            a = self.adapter.state[f"{name}.lora_A"].to(w.device)
+            b = self.adapter.state[f"{name}.lora_B"].to(w.device)
+            d = lora_delta(a, b, base.float(), self.adapter.spec.scaling * scale)
+            w.copy_(base.float() + d)  # copy_ keeps the weight's dtype and memory layout
+        self.scale = scale
+        if packed:  # the packs of the old weights retired themselves: pack the new ones
+            packing.unpack(self.unet)
+            packing.pack_for_inference(self.unet)
+
+    @contextlib.contextmanager
+    def use(self, scale: float | None) -> Iterator[None]:
+        """Hold the U-Net at ``scale`` (None: as it is) for one request's sampling."""
+        with self._cond:
+            if scale is not None:
+                while scale != self.scale and self._active:
+                    self._cond.wait()
+                if scale != self.scale:
+                    self._remerge(scale)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+
+def apply_adapter(
+    unet: nn.Module,
+    cfg: Jen1Config,
+    path: str | Path | Adapter,
+    scale: float = 1.0,
+) -> AppliedAdapter:
+    """Load the adapter at ``path``, refuse it if it is for another model, merge it into ``unet``.
+
+    Raises:
+        AdapterMismatch: the adapter's base model has another architecture (named).
+    """
+    adapter = path if isinstance(path, Adapter) else load_adapter(path)
+    adapter.check_base(cfg, {k: v for k, v in unet.state_dict().items()})
+    return AppliedAdapter(unet, adapter, scale)
