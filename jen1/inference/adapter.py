@@ -32,9 +32,12 @@ class AppliedAdapter:
         scale: the scale to merge at first.
     """
 
-    def __init__(self, unet: nn.Module, adapter: Adapter, scale: float) -> None:
+    def __init__(
+        self, unet: nn.Module, adapter: Adapter, scale: float, cfg: Jen1Config | None = None
+    ) -> None:
         self.unet = unet
         self.adapter = adapter
+        self.cfg = cfg  # to warm repacked weights at the sampling window (None: no warm-up)
         self.scale = float(scale)
         self.base: dict[str, Tensor] = merge(unet, adapter.state, adapter.spec, self.scale)
         self._cond = threading.Condition()
@@ -60,7 +63,11 @@ class AppliedAdapter:
         self.scale = scale
         if packed:  # the packs of the old weights retired themselves: pack the new ones
             packing.unpack(self.unet)
-            packing.pack_for_inference(self.unet)
+            if packing.pack_for_inference(self.unet) and self.cfg is not None:
+                from jen1.inference.prepare import warm_unet
+
+                bf16 = any(p.dtype == torch.bfloat16 for p in self.unet.parameters())
+                warm_unet(self.unet, self.cfg, bf16=bf16)  # as prepare_unet does at load
 
     @contextlib.contextmanager
     def use(self, scale: float | None) -> Iterator[None]:
@@ -93,4 +100,4 @@ def apply_adapter(
     """
     adapter = path if isinstance(path, Adapter) else load_adapter(path)
     adapter.check_base(cfg, {k: v for k, v in unet.state_dict().items()})
-    return AppliedAdapter(unet, adapter, scale)
+    return AppliedAdapter(unet, adapter, scale, cfg)
