@@ -173,37 +173,16 @@ class Adapters(nn.Module):
     """The LoRA factors of one U-Net: a module of its own, so that optimiser, EMA and checkpoint
     hold the adapters alone (the layers of the U-Net reference the same modules).
 
-    ``state()`` / ``load_state()`` speak the exported names: ``{layer}.lora_A`` / ``.lora_B``.
+    :meth:`state` speaks the exported names: ``{layer}.lora_A`` / ``.lora_B``.
     """
 
     def __init__(self, deltas: dict[str, LoRADelta]) -> None:
         super().__init__()
         self.layers = nn.ModuleDict({_key(n): d for n, d in deltas.items()})
 
-    def names(self) -> list[str]:
-        return [k.replace("-", ".") for k in self.layers]
-
     def state(self) -> dict[str, Tensor]:
         """{``layer.lora_A``: (r, fan_in), ``layer.lora_B``: (C_out, r)}, detached."""
         return state_from_dict(self.state_dict())
-
-    def load_state(self, state: dict[str, Tensor]) -> None:
-        """Load exported-name factors (strict: the same layers and shapes)."""
-        own = self.state()
-        missing = sorted(set(own) - set(state))
-        extra = sorted(set(state) - set(own))
-        bad = [k for k in own if k in state and state[k].shape != own[k].shape]
-        if missing or extra or bad:
-            raise Jen1Error(
-                f"the adapter does not fit this U-Net: {len(missing)} tensors missing, "
-                f"{len(extra)} unexpected, {len(bad)} of another shape "
-                f"(first: {(missing + extra + bad)[0]})"
-            )
-        with torch.no_grad():
-            for n in self.names():
-                d = self.layers[_key(n)]
-                d.lora_A.copy_(state[f"{n}.lora_A"])
-                d.lora_B.copy_(state[f"{n}.lora_B"])
 
 
 def state_from_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
