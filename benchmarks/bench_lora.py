@@ -13,10 +13,12 @@ fresh process so its peak memory is its own. Measured per run:
 - ``artefact_bytes``: what ``jen1 export`` writes (the adapter file; the model's weights file);
 - ``fad``: FAD-musicnn of clips generated from the held-out clips' captions (the cache's
   non-train splits, one seeded clip per caption) against those clips' audio; also for the
-  base model. Few clips make few 3 s patches, so the number is for comparing rows of one run.
+  base model (also with other seeds: how much FAD moves with the seeds alone), and between two
+  halves of the held-out audio (its noise floor). Few clips make
+  few 3 s patches, so the numbers are for comparing rows of one run.
 
-    python benchmarks/bench_lora.py --cache LATENTS --corpus CORPUS [--init MODEL]
-        [--steps 300] [--rank 8] [--batch 8] [--segment-seconds 5] [--lr-lora 1e-3]
+    python benchmarks/bench_lora.py --corpus CORPUS [--held-out 0.25] [--cache LATENTS]
+        [--init MODEL] [--steps 300] [--rank 8] [--batch 8] [--segment-seconds 5] [--lr-lora 1e-3]
         [--lr-full 1e-4] [--gen-steps 25] [--threads 1] [--work DIR] [--json PATH]
 """
 
@@ -103,13 +105,36 @@ def held_out(corpus: Path) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("split", "train") != "train"]
 
 
+def resplit(corpus: Path, share: float, seed: int = 0) -> dict[str, int]:
+    """Rewrite the corpus's splits: whole compositions to ``test`` until ``share`` of the clips.
+
+    ``jen1 data synth`` holds out about a tenth by composition; a few dozen clips then leave too
+    few to compare FAD on. Clips of one composition stay on one side (no leakage).
+    """
+    import random
+
+    path = corpus / "metadata.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    comps = sorted({r["attributes"]["composition_id"] for r in rows})
+    random.Random(seed).shuffle(comps)
+    held: set[str] = set()
+    for c in comps:
+        if sum(r["attributes"]["composition_id"] in held for r in rows) >= share * len(rows):
+            break
+        held.add(c)
+    for r in rows:
+        r["split"] = "test" if r["attributes"]["composition_id"] in held else "train"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return {s: sum(r["split"] == s for r in rows) for s in ("train", "test")}
+
+
 def fad_rows(args: argparse.Namespace, models: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """FAD-musicnn of each model's clips for the held-out captions against the held-out audio."""
     import numpy as np
     import torch
 
     from jen1.audio import load_audio
-    from jen1.eval.fad import fad_musicnn
+    from jen1.eval.fad import fad_musicnn, split_half_fad
     from jen1.eval.musicnn import MusicnnMTT
     from jen1.pipeline import Pipeline
 
@@ -121,6 +146,8 @@ def fad_rows(args: argparse.Namespace, models: dict[str, dict[str, Any]]) -> dic
     ]
     ref_emb = np.concatenate([np.asarray(e).reshape(-1, np.asarray(e).shape[-1]) for e in ref])
     out: dict[str, Any] = {"clips": len(clips)}
+    if len(ref) >= 4:  # the noise floor: FAD between halves of the held-out clips themselves
+        out["split_half"] = split_half_fad([np.asarray(e)[0] for e in ref])["value"]
     for name, kw in models.items():
         pipe = Pipeline.from_pretrained(
             kw.get("model", args.init), device=args.device, **kw.get("extra", {})
@@ -128,7 +155,10 @@ def fad_rows(args: argparse.Namespace, models: dict[str, dict[str, Any]]) -> dic
         t0 = time.perf_counter()
         embs = []
         for i, r in enumerate(clips):
-            wav = pipe.generate(r["caption"], r.get("seconds", 10.0), steps=args.gen_steps, seed=i)
+            seed = kw.get("seed", 0) + i
+            wav = pipe.generate(
+                r["caption"], r.get("seconds", 10.0), steps=args.gen_steps, seed=seed
+            )
             e = np.asarray(tagger.embed(wav.float().cpu().numpy())["penultimate"])
             embs.append(e.reshape(-1, e.shape[-1]))
         res = fad_musicnn(np.concatenate(embs), ref_emb)
@@ -142,12 +172,17 @@ def fad_rows(args: argparse.Namespace, models: dict[str, dict[str, Any]]) -> dic
 
 
 def _child(args: argparse.Namespace, method: str) -> dict[str, Any]:
+    saved = Path(args.work) / f"run-{method}.json"
+    if args.reuse and saved.exists():  # a finished run of this work folder: FAD rows only
+        return json.loads(saved.read_text())
     cmd = [sys.executable, __file__, "--train-one", method, *args.argv]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{method} run failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    saved.write_text(json.dumps(result) + "\n")
+    return result
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -157,6 +192,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     settings = {k: str(v) for k, v in vars(args).items() if k != "argv"}
     res: dict[str, Any] = {"args": settings, "runs": {}}
+    if not (Path(args.cache) / "index.json").exists():  # encode with the base's autoencoder
+        from jen1.data.latents import build_latent_cache
+
+        if args.held_out is not None:
+            res["splits"] = resplit(Path(args.corpus), args.held_out)
+        from jen1.config import load_config
+
+        text = load_config(str(args.init)).text  # the captions as the base model embeds them
+        build_latent_cache(args.corpus, args.init, args.cache, text_cfg=text, progress=False)
     for method in ("lora", "full"):
         r = _child(args, method)
         out = work / f"export-{method}"
@@ -169,6 +213,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not args.no_fad:
         models = {
             "base": {},
+            "base, other seeds": {"seed": 1000},  # how far FAD moves with the seeds alone
             "lora": {"extra": {"adapter": res["runs"]["lora"]["export_dir"]}},
             "full": {"model": res["runs"]["full"]["export_dir"]},
         }
@@ -183,8 +228,10 @@ def format_table(res: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     fad = res.get("fad", {})
-    if "base" in fad:
-        rows.append(f"| base (no training) | 0 | 0 | - | - | - | - | {fad['base']['fad']:.2f} |")
+    for name in ("base", "base, other seeds"):
+        if name in fad:
+            what = "base (no training)" if name == "base" else "base, seeds 1000+"
+            rows.append(f"| {what} | 0 | 0 | - | - | - | - | {fad[name]['fad']:.2f} |")
     for name, r in res["runs"].items():
         f = f"{fad[name]['fad']:.2f}" if name in fad else "n/a"
         loss = f"{r['final_loss']:.4f}" if r.get("final_loss") is not None else "n/a"
@@ -193,12 +240,30 @@ def format_table(res: dict[str, Any]) -> str:
             f"{r['state_mb']:.1f} | {r['step_s']:.3f} | {r['peak_rss_mb']:.0f} | "
             f"{r['artefact']} {r['artefact_bytes'] / 2**20:.2f} MiB | {loss} | {f} |"
         )
+    if "split_half" in fad:
+        rows.append(
+            f"\nFAD-musicnn between two halves of the {fad['clips']} held-out clips (the noise "
+            f"floor at half the set): {fad['split_half']:.2f}"
+        )
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cache", required=True, help="latent cache (jen1 data encode)")
+    p.add_argument(
+        "--cache",
+        default=None,
+        help="latent cache (jen1 data encode); default CORPUS/latents, encoded with the --init "
+        "model's autoencoder when missing",
+    )
+    p.add_argument(
+        "--held-out",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="before encoding a missing cache, rewrite the corpus's splits: this share of the "
+        "clips (whole compositions) to test",
+    )
     p.add_argument("--corpus", required=True, help="the corpus the cache was encoded from")
     p.add_argument("--init", default=str(ROOT / "jen1" / "assets" / "default"))
     p.add_argument("--steps", type=int, default=300)
@@ -213,10 +278,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-fad", action="store_true", help="skip generation and FAD")
     p.add_argument("--work", default="bench-lora-work", help="runs and exports go here")
+    p.add_argument(
+        "--reuse", action="store_true", help="keep the finished runs in --work; redo the FAD rows"
+    )
     p.add_argument("--json", default=None)
     p.add_argument("--train-one", choices=["lora", "full"], default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the children get the same
+    args.cache = args.cache or str(Path(args.corpus) / "latents")
     if args.train_one:
         r = train_one(args)
         print(json.dumps(r))
