@@ -40,6 +40,7 @@ class AppliedAdapter:
         self.cfg = cfg  # to warm repacked weights at the sampling window (None: no warm-up)
         self.scale = float(scale)
         self.base: dict[str, Tensor] = merge(unet, adapter.state, adapter.spec, self.scale)
+        self._repack()  # a U-Net prepared before the merge: its packs retired themselves
         self._cond = threading.Condition()
         self._active = 0
 
@@ -50,24 +51,29 @@ class AppliedAdapter:
     @torch.no_grad()
     def _remerge(self, scale: float) -> None:
         """Weights = base + scale * update, in each weight's own dtype and layout."""
-        from jen1.diffusion import packing
-
         layers = target_layers(self.unet, self.adapter.spec.targets)
-        packed = packing.has_packs(self.unet)
         for name, layer in layers.items():
-            w, base = layer.weight, self.base[name]
+            w = layer.weight
+            base = self.base[name].to(w.device, torch.float32)
             a = self.adapter.state[f"{name}.lora_A"].to(w.device)
             b = self.adapter.state[f"{name}.lora_B"].to(w.device)
-            d = lora_delta(a, b, base.float(), self.adapter.spec.scaling * scale)
-            w.copy_(base.float() + d)  # copy_ keeps the weight's dtype and memory layout
+            d = lora_delta(a, b, base, self.adapter.spec.scaling * scale)
+            w.copy_(base + d)  # copy_ keeps the weight's dtype and memory layout
         self.scale = scale
-        if packed:  # the packs of the old weights retired themselves: pack the new ones
-            packing.unpack(self.unet)
-            if packing.pack_for_inference(self.unet) and self.cfg is not None:
-                from jen1.inference.prepare import warm_unet
+        self._repack()
 
-                bf16 = any(p.dtype == torch.bfloat16 for p in self.unet.parameters())
-                warm_unet(self.unet, self.cfg, bf16=bf16)  # as prepare_unet does at load
+    def _repack(self) -> None:
+        """Pack the merged weights again where the U-Net had packs (they retire on a change)."""
+        from jen1.diffusion import packing
+
+        if not packing.has_packs(self.unet):
+            return
+        packing.unpack(self.unet)
+        if packing.pack_for_inference(self.unet) and self.cfg is not None:
+            from jen1.inference.prepare import warm_unet
+
+            bf16 = any(p.dtype == torch.bfloat16 for p in self.unet.parameters())
+            warm_unet(self.unet, self.cfg, bf16=bf16)  # as prepare_unet does at load
 
     @contextlib.contextmanager
     def use(self, scale: float | None) -> Iterator[None]:

@@ -80,6 +80,28 @@ def test_the_constructor_takes_an_adapter_directory(tiny_model_dir, adapter_dir)
     assert (out1 - plain).abs().max() > 1e-3
 
 
+def test_a_prepared_packed_unet_is_packed_again_after_the_merge(tiny_model_dir, adapter_dir):
+    from jen1.conditioning.text import load_text_encoder
+    from jen1.diffusion import packing
+    from jen1.inference.prepare import prepare_unet
+
+    if not packing.packing_supported(torch.bfloat16):
+        pytest.skip("oneDNN bf16 packing is not available on this CPU")
+
+    def pipeline(**kw):
+        cfg, mods = load_components(tiny_model_dir)
+        unet = prepare_unet(mods["unet"], cfg, device="cpu", bf16=True, pack=True)
+        return Pipeline(cfg, mods["autoencoder"], unet, load_text_encoder(cfg.text), **kw)
+
+    plain = pipeline().generate("a jazz trio", **ARGS)
+    pipe = pipeline(adapter=adapter_dir, adapter_scale=0.0)
+    linear = next(n for n, w in pipe.adapter.base.items() if w.dim() == 2)  # e.g. a qkv
+    module = pipe.unet.get_submodule(linear)
+    x = torch.zeros(1, 4, module.weight.shape[1], dtype=torch.bfloat16)
+    assert packing.packed(module, x) is not None  # a valid pack of the merged weight
+    assert torch.equal(pipe.generate("a jazz trio", **ARGS), plain)
+
+
 def test_adapter_scale_without_an_adapter_and_out_of_range_are_refused(tiny_model_dir):
     pipe = Pipeline.from_pretrained(tiny_model_dir)
     with pytest.raises(
