@@ -62,6 +62,9 @@ class Pipeline(TaskCalls):
         bf16: run the U-Net and the decoder under bf16 autocast (faster on CPUs with AVX-512
             BF16 and on GPUs). ``from_pretrained`` then also keeps the U-Net's conv and linear
             weights in bf16 (:func:`jen1.precision.cast_matmul_weights`).
+        adapter: a LoRA adapter (its directory, made by ``jen1 export`` of a LoRA run) to merge
+            into ``unet`` at ``adapter_scale``; refused if it is for another model. A request's
+            ``adapter_scale`` changes the scale (:mod:`jen1.inference.adapter`).
     """
 
     def __init__(
@@ -72,6 +75,8 @@ class Pipeline(TaskCalls):
         text_encoder: Any,
         *,
         bf16: bool = True,
+        adapter: Any = None,
+        adapter_scale: float = 1.0,
     ):
         self.cfg = cfg
         self.autoencoder = autoencoder.eval().requires_grad_(False)
@@ -80,6 +85,11 @@ class Pipeline(TaskCalls):
         self.bf16 = bf16
         self.device = next(unet.parameters()).device
         self.codec = LatentCodec(self.autoencoder, self.device, bf16)
+        self.adapter = adapter
+        if adapter is not None and not hasattr(adapter, "use"):  # a path: merge it here
+            from jen1.inference.adapter import apply_adapter
+
+            self.adapter = apply_adapter(self.unet, cfg, adapter, adapter_scale)
         from jen1.threads import govern_pipeline
 
         self.thread_governor = govern_pipeline(self)  # CPU threads follow the machine's load
@@ -92,6 +102,8 @@ class Pipeline(TaskCalls):
         device: str | torch.device = "cpu",
         bf16: bool | None = None,
         pack: bool = True,
+        adapter: str | Path | None = None,
+        adapter_scale: float = 1.0,
     ) -> Pipeline:
         """Load a model directory; ``None`` loads the default model shipped with the package.
 
@@ -100,7 +112,8 @@ class Pipeline(TaskCalls):
         On a CPU, ``pack`` also prepacks the U-Net's weights for oneDNN
         (:func:`jen1.diffusion.ops.pack_for_inference`): a few percent faster sampling for one
         more copy of the weights in memory (figures in ``benchmarks/README.md``); ``pack=False``
-        keeps them plain.
+        keeps them plain. ``adapter``: a LoRA adapter directory, merged into the float32 U-Net
+        at ``adapter_scale`` before the cast (see :class:`Pipeline`).
         """
         from jen1.conditioning.text import load_text_encoder
         from jen1.inference.prepare import prepare_unet
@@ -109,9 +122,16 @@ class Pipeline(TaskCalls):
 
         cfg, mods = load_components(resolve_model_dir(path), ("autoencoder", "unet"))
         bf16 = native_bf16(device) if bf16 is None else bf16
+        applied = None
+        if adapter is not None:
+            from jen1.inference.adapter import apply_adapter
+            from jen1.request import SamplingParams
+
+            SamplingParams(adapter_scale=adapter_scale)  # its range, checked in one place
+            applied = apply_adapter(mods["unet"], cfg, adapter, adapter_scale)
         unet = prepare_unet(mods["unet"], cfg, device=device, bf16=bf16, pack=pack)
         enc = load_text_encoder(cfg.text, device=device)
-        return cls(cfg, mods["autoencoder"].to(device), unet, enc, bf16=bf16)
+        return cls(cfg, mods["autoencoder"].to(device), unet, enc, bf16=bf16, adapter=applied)
 
     # --- building blocks --------------------------------------------------------------------
     @property
@@ -182,6 +202,12 @@ class Pipeline(TaskCalls):
                 (:func:`jen1.request.check_audio`: integer PCM is scaled, NaN refused).
             callback: ``callback(i, total)`` after each sampler step.
         """
+        from jen1.inference.adapter import adapter_scope
+
+        with adapter_scope(self.adapter, request.sampling.adapter_scale):  # sampling inside
+            return self._stream(request, audio, generator, callback)
+
+    def _stream(self, request: Request, audio: Any, generator, callback) -> Iterator[torch.Tensor]:
         if isinstance(request, GenerateRequest):
             return self._generate(request.resolve(self.cfg), generator, callback)
         if audio is None:

@@ -52,6 +52,7 @@ DEFAULT_CROSSFADE_SECONDS = 0.05
 INPAINT_MAX_GAP = 0.8  # the longest gap, as a share of the model's sampling window
 DEFAULT_STRENGTH = 0.5  # remix: halfway between the input (0) and a new piece (1)
 RANDOM_SEEDS = 2**31  # a seed drawn when none is given is below this (short to type back)
+MAX_ADAPTER_SCALE = 2.0  # a LoRA adapter's update times this; past 2 it only adds artefacts
 
 
 class RequestError(Jen1Error):
@@ -242,6 +243,8 @@ class SamplingParams:
         sampler: a name in :data:`jen1.diffusion.samplers.SAMPLERS`.
         seed: 0..``MAX_SEED``; the same seed and model give the same audio.
         negative_prompt: text to steer away from (replaces the null text in guidance).
+        adapter_scale: how much of the pipeline's LoRA adapter to apply, 0..``MAX_ADAPTER_SCALE``
+            (0 = the base model, 1 = as trained); None: the scale the pipeline was loaded with.
     """
 
     steps: int | None = None
@@ -249,6 +252,7 @@ class SamplingParams:
     sampler: str | None = None
     seed: int | None = None
     negative_prompt: str | None = None
+    adapter_scale: float | None = None
 
     def __post_init__(self) -> None:
         from jen1.diffusion.samplers import get_sampler
@@ -287,6 +291,14 @@ class SamplingParams:
                     raise RequestError(str(e), "sampler") from None
         neg = check_text(self.negative_prompt, "negative_prompt")
         _set(self, steps=steps, cfg_scale=cfg, seed=seed, sampler=sampler, negative_prompt=neg)
+        if self.adapter_scale is not None:
+            x = check_real(self.adapter_scale, "adapter_scale")
+            if not 0 <= x <= MAX_ADAPTER_SCALE:
+                raise RequestError(
+                    f"adapter_scale must be between 0 and {MAX_ADAPTER_SCALE:g}, got {x:g}",
+                    "adapter_scale",
+                )
+            _set(self, adapter_scale=x)
 
     def resolve(self, defaults: SamplingConfig) -> SamplingParams:
         """Every field set: the model's defaults where None, and a random seed if none given."""
@@ -296,6 +308,7 @@ class SamplingParams:
             sampler=defaults.sampler if self.sampler is None else self.sampler,
             seed=secrets.randbelow(RANDOM_SEEDS) if self.seed is None else self.seed,
             negative_prompt=self.negative_prompt,
+            adapter_scale=self.adapter_scale,
         )
 
 

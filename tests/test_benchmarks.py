@@ -167,3 +167,38 @@ def test_bench_controls_tiny(tmp_path, capsys):
     for row in res["paths"].values():
         assert 0 <= row["within_4pct"] <= row["within_8pct"] <= 1 and row["train_seconds"] > 0
     assert "global+aligned" in capsys.readouterr().out
+
+
+def test_bench_lora_tiny_runs_both_fine_tunes(tiny_model_dir, tmp_path, capsys):
+    pytest.importorskip("musicnn", reason="the LoRA benchmark's FAD embeds with musicnn")
+    import math
+
+    import numpy as np
+    import soundfile as sf
+
+    corpus = tmp_path / "corpus"
+    (corpus / "audio").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(8):
+        sf.write(str(corpus / f"audio/{i}.wav"), rng.uniform(-0.3, 0.3, (24000, 2)), 48000)
+        attrs = {"source": "test", "composition_id": f"c{i}"}
+        rows.append(
+            {"path": f"audio/{i}.wav", "seconds": 0.5, "caption": f"clip {i}", "split": "train"}
+            | {"attributes": attrs}
+        )
+    (corpus / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "lora.json"
+    args = ["--corpus", str(corpus), "--held-out", "0.25", "--init", str(tiny_model_dir)]
+    args += ["--steps", "3", "--batch", "2", "--segment-seconds", "0.5", "--gen-steps", "2"]
+    args += ["--precision", "32-true", "--work", str(tmp_path / "w"), "--json", str(out)]
+    _load("bench_lora").main(args)
+    res = json.loads(out.read_text())
+    assert res["splits"] == {"train": 6, "test": 2}
+    lora, full = res["runs"]["lora"], res["runs"]["full"]
+    assert 0 < lora["trainable"] < full["trainable"] == full["total_params"]
+    assert lora["artefact"] == "adapter.safetensors" and full["artefact"] == "model.safetensors"
+    assert lora["artefact_bytes"] < full["artefact_bytes"]
+    assert lora["steps"] == full["steps"] == 3 and lora["step_s"] > 0 and full["peak_rss_mb"] > 0
+    assert all(math.isfinite(res["fad"][k]["fad"]) for k in ("base", "lora", "full"))
+    assert "| lora (lr 0.001) |" in capsys.readouterr().out

@@ -45,6 +45,20 @@ def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
         "--model", type=Path, default=None, help="model directory (default: shipped model)"
     )
     p.add_argument(
+        "--adapter",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="LoRA adapter to apply (jen1 export of a 'jen1 train diffusion --lora' run)",
+    )
+    p.add_argument(
+        "--adapter-scale",
+        type=float,
+        default=None,
+        metavar="S",
+        help="how much of the adapter to apply, 0..2 (default 1: as trained)",
+    )
+    p.add_argument(
         "--batch",
         type=int,
         default=1,
@@ -114,6 +128,7 @@ CLI_NAMES = {  # request fields -> the flags that set them, for error messages
     "start": "--start",
     "end": "--end",
     "strength": "--strength",
+    "adapter_scale": "--adapter-scale",
     "bpm": "--bpm",
     "key": "--key",
     "mode": "--key",
@@ -143,7 +158,11 @@ def _request(
     args: argparse.Namespace, make: Callable[[SamplingParams, Controls | None], Request]
 ) -> Request:
     """The request from the flags (checked at once; errors name the flags, ``--cfg``)."""
+    if args.adapter_scale is not None and args.adapter is None:
+        raise Jen1Error("--adapter-scale needs --adapter DIR")
     try:
+        if args.adapter_scale is not None:  # its range (the pipeline loads at this scale)
+            SamplingParams(adapter_scale=args.adapter_scale)
         sampling = SamplingParams(args.steps, args.cfg, args.sampler, args.seed, args.negative)
         typed = {"bpm": args.bpm, "key": args.key, "meter": args.meter, "chords": args.chords}
         return make(sampling, check_controls(typed))
@@ -160,6 +179,10 @@ def _resolve(args: argparse.Namespace, req: Request, audio: Any = None) -> Reque
     from jen1.models import resolve_model_dir
 
     cfg = load_config_from_dir(resolve_model_dir(args.model))
+    if args.adapter is not None:  # another model's adapter is refused before the model loads
+        from jen1.adapter import load_adapter
+
+        load_adapter(args.adapter).check_base(cfg)
     try:
         req = req.resolve(cfg) if audio is None else req.resolve(cfg, tuple(audio.shape))
     except RequestError as e:
@@ -210,7 +233,10 @@ def _pipeline(args: argparse.Namespace):
     from jen1.pipeline import Pipeline
     from jen1.precision import resolve_bf16
 
-    return Pipeline.from_pretrained(args.model, bf16=resolve_bf16(args.precision))
+    scale = 1.0 if args.adapter_scale is None else args.adapter_scale
+    return Pipeline.from_pretrained(
+        args.model, bf16=resolve_bf16(args.precision), adapter=args.adapter, adapter_scale=scale
+    )
 
 
 def _run(args: argparse.Namespace, req: Request, desc: str, audio=None):

@@ -36,6 +36,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="model directory made by 'jen1 export' (None: the shipped model)",
     )
     p.add_argument(
+        "--adapter",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="LoRA adapter to apply (jen1 export of a LoRA run); requests may set its scale",
+    )
+    p.add_argument(
+        "--adapter-scale",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="the adapter's scale when a request gives none, 0..2",
+    )
+    p.add_argument(
         "--max-queue",
         type=int,
         default=d.max_queue,
@@ -108,6 +122,10 @@ def run_serve(args: argparse.Namespace) -> int:
     from jen1.web.server import check_port, serve
 
     check_port(settings.host, settings.port)  # before the model loads
-    pipeline = Pipeline.from_pretrained(args.model)  # once per server
+    if args.adapter is None and args.adapter_scale != 1.0:
+        raise Jen1Error("--adapter-scale needs --adapter DIR")
+    pipeline = Pipeline.from_pretrained(  # once per server
+        args.model, adapter=args.adapter, adapter_scale=args.adapter_scale
+    )
     serve(pipeline, settings)
     return 0

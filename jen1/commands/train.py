@@ -24,7 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("stage", choices=["autoencoder", "diffusion"])
-    p.add_argument("--config", default="small", help="tiny | small | paper | path/to/config.json")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="tiny | small | paper | path/to/config.json (default: small; with --lora, the "
+        "--init model's)",
+    )
     p.add_argument(
         "--data",
         required=True,
@@ -44,6 +49,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "model): autoencoder, e.g. to fine-tune a decoder with --set "
         "ae_loss.freeze_encoder=true; diffusion, to fine-tune its U-Net on a latent cache "
         "encoded with --autoencoder MODEL_DIR (use --config MODEL_DIR)",
+    )
+    p.add_argument(
+        "--lora",
+        type=int,
+        default=None,
+        metavar="RANK",
+        help="diffusion: train LoRA adapters of this rank on the --init model's frozen U-Net "
+        "(attention projections, feed-forward linears, residual convs and 1x1 skips); "
+        "jen1 export then writes the adapter alone",
+    )
+    p.add_argument(
+        "--lora-alpha",
+        type=float,
+        default=None,
+        help="LoRA scale alpha (update x alpha/rank); default: the rank",
+    )
+    p.add_argument(
+        "--lora-targets",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated suffixes of U-Net layer names to adapt (default: "
+        "self_attn.qkv,self_attn.out,cross_attn.q,cross_attn.kv,cross_attn.out,ff.net.1,"
+        "ff.net.3,conv1,conv2,skip)",
     )
     p.add_argument("--accelerator", default="cpu", help="cpu | gpu | auto")
     p.add_argument("--devices", default="1", help="processes per node (DDP when > 1)")
@@ -72,7 +100,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
     e = sub.add_parser(
-        "export", help="write a run's EMA weights as a model directory", formatter_class=fmt
+        "export",
+        help="write a run's EMA weights as a model directory (a LoRA run: the adapter alone, "
+        "OUT/adapter.safetensors)",
+        formatter_class=fmt,
     )
     e.add_argument("run_dir", type=Path)
     e.add_argument("model_dir", type=Path)
@@ -90,12 +121,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=run_export)
 
 
+def _lora_settings(args: argparse.Namespace) -> tuple[object | None, Path | None]:
+    """(LoRASpec or None, init model): from the flags, or from a LoRA run being resumed."""
+    from jen1.diffusion.lora import DEFAULT_TARGETS, LoRASpec
+    from jen1.errors import Jen1Error
+    from jen1.train.stages import RUN_LORA
+
+    saved = args.out / RUN_LORA
+    resumed = json.loads(saved.read_text()) if args.resume and saved.exists() else None
+    if args.lora is None and resumed is None:
+        if args.lora_alpha is not None or args.lora_targets is not None:
+            raise Jen1Error("--lora-alpha and --lora-targets need --lora RANK")
+        return None, args.init
+    if args.stage != "diffusion":
+        raise Jen1Error("--lora applies to 'jen1 train diffusion' only")
+    if args.lora is None:  # resuming: the run's own settings
+        assert resumed is not None
+        spec = LoRASpec.from_dict(resumed)
+    else:
+        targets = DEFAULT_TARGETS
+        if args.lora_targets is not None:
+            targets = tuple(args.lora_targets.split(","))
+        spec = LoRASpec(args.lora, args.lora_alpha, targets)
+    init = args.init if args.init is not None else (Path(resumed["init"]) if resumed else None)
+    if init is None:
+        raise Jen1Error("--lora needs --init MODEL_DIR: the model whose U-Net it adapts")
+    return spec, init
+
+
 def run_train(args: argparse.Namespace) -> int:
     from jen1.config import load_config
     from jen1.train.loop import RunOptions, train
-    from jen1.train.stages import STAGES
+    from jen1.train.stages import STAGES, LoRADiffusionStage
 
-    cfg = load_config(args.config, args.overrides)
+    spec, init = _lora_settings(args)
+    config = args.config or (str(init) if spec is not None else "small")
+    cfg = load_config(config, args.overrides)
     if args.resume:
         from jen1.config import Jen1Config, parse_override
         from jen1.train.loop import latest_checkpoint, load_training_checkpoint
@@ -105,8 +166,11 @@ def run_train(args: argparse.Namespace) -> int:
             cfg = Jen1Config.from_dict(load_training_checkpoint(ckpt)["config"])
             for o in args.overrides:
                 cfg = parse_override(cfg, o)
-    kwargs = {"init": args.init} if args.init is not None else {}
-    stage = STAGES[args.stage](cfg, args.data, **kwargs)
+    if spec is not None:
+        stage = LoRADiffusionStage(cfg, args.data, init, lora=spec)
+    else:
+        kwargs = {"init": init} if init is not None else {}
+        stage = STAGES[args.stage](cfg, args.data, **kwargs)
     args.out.mkdir(parents=True, exist_ok=True)
     devices: int | str = int(args.devices) if str(args.devices).isdigit() else args.devices
     opts = RunOptions(

@@ -192,6 +192,11 @@ def unpack(module: nn.Module) -> None:
         _PACKS.pop(m, None)
 
 
+def has_packs(module: nn.Module) -> bool:
+    """Whether any layer of ``module`` has a packed copy (valid or retired)."""
+    return any(m in _PACKS for m in module.modules())
+
+
 def packed(module: nn.Module, x: Tensor) -> Packed | None:
     """The valid pack of ``module`` for input ``x``, or None (then use the plain path)."""
     if not _PACKS or torch.compiler.is_compiling():  # inductor packs (freezing) on its own

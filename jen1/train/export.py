@@ -98,6 +98,10 @@ def export_model(
     from jen1.checkpoint import WEIGHTS, save_model_dir
 
     run_dir, model_dir = Path(run_dir), Path(model_dir)
+    if is_lora_run(run_dir):
+        if unet_from is not None or card is not None:
+            raise Jen1Error(f"{run_dir} is a LoRA run: --unet-from and --card do not apply")
+        return export_adapter(run_dir, model_dir, dtype=dtype, overwrite=overwrite)
     if (model_dir / WEIGHTS).exists() and not overwrite:
         raise Jen1Error(f"{model_dir} already holds a model (pass --overwrite to replace it)")
     if dtype not in DTYPES:
@@ -108,3 +112,58 @@ def export_model(
     save_model_dir(model_dir, cfg, components, dtype=DTYPES[dtype], card=card)
     sizes = {k: sum(v.numel() for v in sd.values()) for k, sd in components.items()}
     return {"model_dir": str(model_dir), "step": step, "parameters": sizes}
+
+
+def is_lora_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a LoRA run (``jen1 train diffusion --lora``)."""
+    from jen1.train.stages import RUN_LORA
+
+    return (Path(run_dir) / RUN_LORA).exists()
+
+
+def export_adapter(
+    run_dir: str | Path, out_dir: str | Path, *, dtype: str = "float32", overwrite: bool = False
+) -> dict[str, Any]:
+    """Write a LoRA run's EMA adapter as ``OUT/adapter.safetensors`` -> summary.
+
+    The file holds the factors alone (not the base model) and, in its metadata, the rank,
+    alpha, target modules and the base model's identity (:mod:`jen1.adapter`).
+    """
+    import json
+
+    from jen1.adapter import ADAPTER_FILE, save_adapter
+    from jen1.diffusion.lora import LoRASpec, state_from_dict
+    from jen1.train.stages import RUN_LORA
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if (out_dir / ADAPTER_FILE).exists() and not overwrite:
+        raise Jen1Error(f"{out_dir} already holds an adapter (pass --overwrite to replace it)")
+    if dtype not in DTYPES:
+        raise Jen1Error(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise Jen1Error(f"no checkpoint in {run_dir}")
+    state = load_training_checkpoint(ckpt)
+    if state.get("stage") != "diffusion-lora":
+        raise Jen1Error(f"{ckpt} is a '{state.get('stage')}' checkpoint, not a LoRA run's")
+    info = json.loads((run_dir / RUN_LORA).read_text())
+    spec = LoRASpec.from_dict(info)
+    factors = state_from_dict(state["ema"]["lora"]["shadow"])
+    path = save_adapter(
+        out_dir,
+        spec,
+        factors,
+        info["base"],
+        step=int(state["step"]),
+        dtype=DTYPES[dtype],
+        overwrite=overwrite,
+    )
+    return {
+        "adapter": str(path),
+        "step": int(state["step"]),
+        "rank": spec.rank,
+        "layers": len(factors) // 2,
+        "parameters": sum(v.numel() for v in factors.values()),
+        "bytes": path.stat().st_size,
+        "base": info["base"]["name"],
+    }

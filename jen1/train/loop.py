@@ -60,6 +60,10 @@ class Stage(Protocol):
         """Keep what the run's export needs beside its checkpoints (called once, on rank 0)."""
         ...
 
+    # Optional: ``checkpoint_modules() -> dict[str, nn.Module]``, the modules a checkpoint holds
+    # and ``ema_names`` name, when they are not the trained ``modules`` (a LoRA run: the
+    # adapters alone, not the frozen U-Net they sit in). See :func:`checkpoint_modules`.
+
 
 @dataclass
 class RunOptions:
@@ -221,7 +225,7 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     if rank == 0:
         stage.prepare_run_dir(run_dir)
     stage.build(fabric.device)
-    ema = {n: EMA(stage.modules[n], tc.ema_decay) for n in stage.ema_names}
+    ema = {n: EMA(checkpoint_modules(stage)[n], tc.ema_decay) for n in stage.ema_names}
     schedulers = {k: build_scheduler(o, tc) for k, o in stage.optimizers.items()}
 
     step = 0
@@ -236,7 +240,7 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
             raise Jen1Error(
                 f"{ckpt_path} is a '{state.get('stage')}' checkpoint, not '{stage.name}'"
             )
-        for n, m in stage.modules.items():
+        for n, m in checkpoint_modules(stage).items():
             m.load_state_dict(state["modules"][n], strict=True)
         for n, o in stage.optimizers.items():
             o.load_state_dict(state["optimizers"][n])
@@ -248,7 +252,8 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
         torch.set_rng_state(state["rng"]["torch"])
 
     if opts.compile:  # in place (nn.Module.compile): state_dict keys and checkpoints unchanged
-        for n in stage.ema_names:
+        # the networks whose EMA is kept, or (a LoRA run, whose EMA is of its adapters) all
+        for n in [n for n in stage.ema_names if n in stage.modules] or list(stage.modules):
             stage.modules[n].compile()
     for n in list(stage.modules):
         stage.modules[n] = fabric.setup_module(stage.modules[n])
@@ -303,7 +308,7 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
                 for s in schedulers.values():
                     s.step()
             for n, e in ema.items():
-                e.update(_unwrap(stage.modules[n]))
+                e.update(checkpoint_modules(stage)[n])
             step += 1
             n_last += tc.batch_size
             if step % tc.log_every == 0 or step == max_steps:
@@ -348,6 +353,15 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
     }
 
 
+def checkpoint_modules(stage: Stage) -> dict[str, nn.Module]:
+    """The modules a checkpoint holds and the EMA tracks: the stage's ``checkpoint_modules()``
+    where it has one, else its trained modules (unwrapped from Fabric)."""
+    own = getattr(stage, "checkpoint_modules", None)
+    if own is not None:
+        return own()
+    return {n: _unwrap(m) for n, m in stage.modules.items()}
+
+
 def _unwrap(m: nn.Module) -> nn.Module:
     """The user's module inside Fabric's (and DDP's) wrappers."""
     return getattr(m, "_original_module", m)
@@ -369,7 +383,7 @@ def _save(
             "stage": stage.name,
             "config": stage.cfg.to_dict(),
             "step": step,
-            "modules": {n: _unwrap(m).state_dict() for n, m in stage.modules.items()},
+            "modules": {n: m.state_dict() for n, m in checkpoint_modules(stage).items()},
             "optimizers": {n: o.state_dict() for n, o in stage.optimizers.items()},
             "schedulers": {n: s.state_dict() for n, s in schedulers.items()},
             "ema": {n: e.state_dict() for n, e in ema.items()},

@@ -324,4 +324,79 @@ class DiffusionStage:
         return _mean_logs(logs)
 
 
+RUN_LORA = "lora.json"  # a LoRA run keeps its spec and its base model's identity here
+
+
+class LoRADiffusionStage(DiffusionStage):
+    """:class:`DiffusionStage` that trains LoRA adapters on a frozen ``init`` U-Net.
+
+    The base weights never change and get no gradients; the optimiser, the EMA and the
+    checkpoints hold the adapters alone (:meth:`checkpoint_modules`), so a checkpoint is a few
+    MB whatever the model's size. ``jen1 export`` of the run writes the adapter file.
+    """
+
+    name = "diffusion-lora"
+    ema_names = ("lora",)
+
+    def __init__(
+        self,
+        cfg: Jen1Config,
+        data_dir: str | Path,
+        init: str | Path | None = None,
+        *,
+        lora: Any = None,
+    ):
+        from jen1.diffusion.lora import LoRASpec
+
+        if init is None:
+            raise Jen1Error("--lora needs --init MODEL_DIR: the model whose U-Net it adapts")
+        if not isinstance(lora, LoRASpec):
+            raise Jen1Error("a LoRA run needs its LoRASpec (rank, alpha, targets)")
+        super().__init__(cfg, data_dir, init)
+        self.lora = lora
+        self.adapters: nn.Module | None = None
+
+    def base_identity(self) -> dict[str, Any]:
+        from jen1.adapter import base_identity
+
+        assert self.init_cfg is not None
+        return base_identity(self.init_cfg, self.init_state["unet"])
+
+    def prepare_run_dir(self, run_dir: Path) -> None:
+        """The autoencoder copy, and ``lora.json``: the spec, the init and its identity."""
+        import json
+
+        super().prepare_run_dir(run_dir)
+        info = {**self.lora.to_dict(), "init": str(self.init), "base": self.base_identity()}
+        path = Path(run_dir) / RUN_LORA
+        if path.exists():
+            old = json.loads(path.read_text())
+            if old["base"]["shapes"] != info["base"]["shapes"] or any(
+                old[k] != info[k] for k in ("rank", "alpha", "targets")
+            ):
+                raise Jen1Error(
+                    f"{run_dir} is a LoRA run with rank {old['rank']}, alpha {old['alpha']} "
+                    f"on {old['init']}: resume it with the same --init and --lora settings"
+                )
+            return
+        path.write_text(json.dumps(info, indent=2) + "\n")
+
+    def build(self, device: torch.device) -> None:
+        from jen1.diffusion.lora import add_adapters
+        from jen1.models import build_unet, load_weights
+
+        unet = build_unet(self.cfg)
+        load_weights(unet, {k: v.float() for k, v in self.init_state["unet"].items()}, "unet")
+        adapters = add_adapters(unet, self.lora)  # freezes the base
+        self.modules = {"unet": unet.to(device)}
+        self.adapters = adapters.to(device)
+        # keyed "unet" as in a full run: the parent's training step steps it
+        self.optimizers = {"unet": build_optimizer(list(adapters.parameters()), self.train_cfg)}
+
+    def checkpoint_modules(self) -> dict[str, nn.Module]:
+        """What the checkpoint holds and the EMA averages: the adapters alone."""
+        assert self.adapters is not None
+        return {"lora": self.adapters}
+
+
 STAGES = {"autoencoder": AutoencoderStage, "diffusion": DiffusionStage}

@@ -34,7 +34,7 @@ from jen1.web.jobs import (
 )
 from jen1.web.results import wav_bytes
 
-SAMPLING_FIELDS = ("seed", "steps", "cfg", "sampler", "negative_prompt")
+SAMPLING_FIELDS = ("seed", "steps", "cfg", "sampler", "negative_prompt", "adapter_scale")
 CONTROL_FIELDS = ("bpm", "key", "meter", "chords")  # musical controls (issue 21)
 FIELDS = {
     "generate": ("prompt", "seconds", *SAMPLING_FIELDS, *CONTROL_FIELDS),
@@ -232,6 +232,7 @@ def build_api(runner: ModelRunner):
                 data.get("sampler"),
                 data.get("seed"),
                 data.get("negative_prompt"),
+                data.get("adapter_scale"),
             )
             controls = parse_controls({k: data.get(k) for k in CONTROL_FIELDS})
             return lambda: runner.generate(
@@ -261,6 +262,7 @@ def build_api(runner: ModelRunner):
                 fields.get("sampler"),
                 fields.get("seed"),
                 fields.get("negative_prompt"),
+                fields.get("adapter_scale"),
             )
             ctl = parse_controls({k: fields.get(k) for k in CONTROL_FIELDS})
             if task == "inpaint":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jen1.errors import Jen1Error
-from jen1.request import DEFAULT_STRENGTH
+from jen1.request import DEFAULT_STRENGTH, MAX_ADAPTER_SCALE
 from jen1.web.jobs import READABLE, ModelRunner, Result, load_upload, parse_sampling
 from jen1.web.results import ResultStore
 from jen1.web.settings import ServerSettings
@@ -139,6 +139,7 @@ def build_app(
         sampler,
         seed,
         negative,
+        adapter_scale,
         bpm,
         key,
         meter,
@@ -147,7 +148,7 @@ def build_app(
         progress=gr.Progress(),  # noqa: B008 (Gradio injects progress this way)
     ):
         try:
-            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative, adapter_scale)
             progress(0, desc="waiting for the model")
             ctl = _controls(bpm, key, meter, chords)
             cb = progress_fn(progress, "generating")
@@ -166,6 +167,7 @@ def build_app(
         sampler,
         seed,
         negative,
+        adapter_scale,
         bpm,
         key,
         meter,
@@ -175,7 +177,7 @@ def build_app(
     ):
         wav = upload(audio_path)
         try:
-            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative, adapter_scale)
             progress(0, desc="waiting for the model")
             ctl = _controls(bpm, key, meter, chords)
             cb = progress_fn(progress, "inpainting")
@@ -193,6 +195,7 @@ def build_app(
         sampler,
         seed,
         negative,
+        adapter_scale,
         bpm,
         key,
         meter,
@@ -202,7 +205,7 @@ def build_app(
     ):
         wav = upload(audio_path)
         try:
-            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative, adapter_scale)
             progress(0, desc="waiting for the model")
             ctl = _controls(bpm, key, meter, chords)
             cb = progress_fn(progress, "continuing")
@@ -220,6 +223,7 @@ def build_app(
         sampler,
         seed,
         negative,
+        adapter_scale,
         bpm,
         key,
         meter,
@@ -229,7 +233,7 @@ def build_app(
     ):
         wav = upload(audio_path)
         try:
-            sampling = parse_sampling(steps, cfg, sampler, seed, negative)
+            sampling = parse_sampling(steps, cfg, sampler, seed, negative, adapter_scale)
             progress(0, desc="waiting for the model")
             ctl = _controls(bpm, key, meter, chords)
             cb = progress_fn(progress, "remixing")
@@ -302,7 +306,19 @@ def build_app(
             negative = gr.Textbox(
                 "", label="Negative prompt (optional)", lines=1, elem_id=f"{tab}-negative"
             )
-        return [steps, cfg, sampler, seed, negative, *music_controls(tab)]
+            adapter = getattr(pipeline, "adapter", None)
+            if adapter is None:  # no adapter loaded: the request leaves the scale alone
+                adapter_scale: Any = gr.State(None)
+            else:
+                adapter_scale = gr.Slider(
+                    0,
+                    MAX_ADAPTER_SCALE,
+                    value=adapter.scale,
+                    step=0.05,
+                    label=f"Adapter scale ({adapter.path.parent.name}; 0 = the base model)",
+                    elem_id=f"{tab}-adapter-scale",
+                )
+        return [steps, cfg, sampler, seed, negative, adapter_scale, *music_controls(tab)]
 
     has_controls = runner.pipeline.cfg.unet.controls is not None
 

@@ -111,6 +111,7 @@ def parse_sampling(
     sampler: Any = None,
     seed: Any = None,
     negative_prompt: Any = None,
+    adapter_scale: Any = None,
 ) -> SamplingParams:
     """The sampling settings of a request (from UI widgets or JSON), checked."""
     values = (
@@ -119,6 +120,7 @@ def parse_sampling(
         sampler if sampler is None or not isinstance(sampler, str) else sampler.strip() or None,
         _number(seed, "seed", integer=True),
         negative_prompt,
+        _number(adapter_scale, "adapter_scale"),
     )
     with _web_names({"negative_prompt": "the negative prompt"}):
         return SamplingParams(*values)

@@ -100,6 +100,8 @@ def test_the_seed_range_is_exact(web_server):
         ({"prompt": "x", "secs": 1}, 400, "unknown field(s) secs"),
         ({"prompt": "x", "seconds": 99}, 400, "at most 10 s"),
         ({"prompt": "x", "sampler": "nope"}, 400, "unknown sampler"),
+        ({"prompt": "x", "adapter_scale": 3}, 400, "adapter_scale must be between 0 and 2"),
+        ({"prompt": "x", "adapter_scale": 1}, 400, "applies to a model loaded with an adapter"),
         ([1, 2], 400, "JSON object"),
     ],
 )
