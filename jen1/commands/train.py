@@ -97,14 +97,13 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     if args.resume:
-        from jen1.config import Jen1Config, parse_override
+        from jen1.config import Jen1Config, apply_overrides
         from jen1.train.loop import latest_checkpoint, load_training_checkpoint
 
         ckpt = latest_checkpoint(args.out)
         if ckpt is not None:  # a resumed run keeps the config it started with (plus overrides)
             cfg = Jen1Config.from_dict(load_training_checkpoint(ckpt)["config"])
-            for o in args.overrides:
-                cfg = parse_override(cfg, o)
+            cfg = apply_overrides(cfg, args.overrides)
     kwargs = {"init": args.init} if args.init is not None else {}
     stage = STAGES[args.stage](cfg, args.data, **kwargs)
     args.out.mkdir(parents=True, exist_ok=True)
