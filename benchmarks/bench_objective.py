@@ -3,7 +3,7 @@
 Usage::
 
     nice python benchmarks/bench_objective.py --cache /work/flow-runs/synth0-latents \\
-        --corpus /work/data/synth0 --out /work/flow-runs/bench --train-steps 1200 \\
+        --corpus /work/data/synth0 --out /work/flow-runs/bench --train-steps 600 --parallel \\
         --json /work/flow-runs/bench/objective.json
 
 Two U-Nets of one config (``small`` with a narrower U-Net, see ``UNET``), the same seed, the
@@ -12,7 +12,8 @@ diffusion``: one with today's default (v-prediction, cosine schedule, uniform t)
 rectified flow (velocity prediction, ``x_t = (1 - t) z + t eps``, logit-normal t). Each run is
 exported, then both generate the same prompts (the corpus's test prompts, cycled) with the same
 seeds, with each sampler at each step count, and FAD-musicnn is measured against the corpus's
-test split. A run directory that already holds the final checkpoint is not trained again.
+test split. A run directory that already holds the final checkpoint is not trained again, so
+a second invocation with other ``--samplers`` or ``--sample-steps`` reuses the two models.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def main() -> None:
     p.add_argument("--cache", type=Path, required=True, help="latent cache (jen1 data encode)")
     p.add_argument("--corpus", type=Path, required=True, help="its corpus (test split, prompts)")
     p.add_argument("--out", type=Path, required=True, help="run and model directories go here")
-    p.add_argument("--train-steps", type=int, default=1200)
+    p.add_argument("--train-steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--segment-seconds", type=float, default=5.0)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -197,12 +198,20 @@ def main() -> None:
     p.add_argument("--fad-hop", type=float, default=0.5)
     p.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--parallel", action="store_true", help="train the objectives side by side")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
     load = {"start": os.getloadavg()}
-    train = {name: train_and_export(name, a) for name in a.objectives}
+    if a.parallel:  # one process per objective, each on --threads (a busy machine's wall time)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(a.objectives)) as pool:
+            futures = {name: pool.submit(train_and_export, name, a) for name in a.objectives}
+            train = {name: f.result() for name, f in futures.items()}
+    else:
+        train = {name: train_and_export(name, a) for name in a.objectives}
     result = {
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
