@@ -95,9 +95,9 @@ def sample_ddim(
             if is_variance_preserving(dcfg):
                 ratio = max(1.0 - (alpha / alpha_next) ** 2, 0.0)
             else:
-                # the same posterior std without alpha**2 + sigma**2 = 1 (flow): ratio is the
-                # transition variance sigma**2 - (alpha / alpha_next)**2 sigma_next**2, which
-                # the line above is for a variance-preserving schedule
+                # the same posterior std without alpha**2 + sigma**2 = 1 (flow): the transition
+                # variance sigma**2 - (alpha / alpha_next)**2 sigma_next**2, which equals the
+                # line above on a variance-preserving schedule
                 ratio = max(sigma**2 - (alpha * sigma_next / alpha_next) ** 2, 0.0)
             s_eta = eta * (sigma_next / sigma) * ratio**0.5
             x = alpha_next * x0 + max(sigma_next**2 - s_eta**2, 0.0) ** 0.5 * eps
