@@ -2,9 +2,11 @@
 
 Usage::
 
-    nice python benchmarks/bench_objective.py --cache /work/flow-runs/synth0-latents \\
-        --corpus /work/data/synth0 --out /work/flow-runs/bench --train-steps 600 --parallel \\
-        --json /work/flow-runs/bench/objective.json
+    nice python benchmarks/bench_objective.py --cache CACHE --corpus CORPUS --out RUNS \\
+        --train-steps 800 --parallel --json RUNS/objective.json
+
+``CORPUS`` is a corpus directory (``metadata.jsonl`` with a test split, ``test_prompts.jsonl``),
+``CACHE`` its latent cache from ``jen1 data encode CORPUS --autoencoder jen1/assets/default``.
 
 Two U-Nets of one config (``small`` with a narrower U-Net, see ``UNET``), the same seed, the
 same latent cache and the same number of optimiser steps are trained by ``jen1 train
@@ -184,7 +186,7 @@ def main() -> None:
     p.add_argument("--cache", type=Path, required=True, help="latent cache (jen1 data encode)")
     p.add_argument("--corpus", type=Path, required=True, help="its corpus (test split, prompts)")
     p.add_argument("--out", type=Path, required=True, help="run and model directories go here")
-    p.add_argument("--train-steps", type=int, default=600)
+    p.add_argument("--train-steps", type=int, default=800)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--segment-seconds", type=float, default=5.0)
     p.add_argument("--lr", type=float, default=1e-3)
