@@ -82,6 +82,8 @@ def train_and_export(name: str, a: argparse.Namespace) -> dict[str, Any]:
     record = run / "bench_train.json"
     ckpt = latest_checkpoint(run) if run.exists() else None
     done = ckpt is not None and load_training_checkpoint(ckpt)["step"] >= a.train_steps
+    if done and record.exists() and json.loads(record.read_text())["overrides"] != overrides:
+        sys.exit(f"{run} was trained with other settings: use another --out")
     if not done:
         t0 = time.perf_counter()
         args = ["train", "diffusion", "--config", "small", "--data", str(a.cache)]
@@ -137,7 +139,7 @@ def evaluate(models: dict[str, str], a: argparse.Namespace) -> dict[str, Any]:
                         steps=steps,
                         cfg_scale=a.cfg,
                         sampler=sampler,
-                        seed=a.seed + k,
+                        seed=a.gen_seed + k,
                     )
                     feats += [embed(w) for w in wav.float().numpy()]
                 fad = fad_musicnn(feats, ref_feats)
@@ -191,6 +193,7 @@ def main() -> None:
     p.add_argument("--segment-seconds", type=float, default=5.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gen-seed", type=int, default=None, help="batch k: seed + k (default --seed)")
     p.add_argument("--n", type=int, default=64, help="generated clips per row")
     p.add_argument("--seconds", type=float, default=5.0, help="length of each generated clip")
     p.add_argument("--gen-batch", type=int, default=8)
@@ -203,6 +206,7 @@ def main() -> None:
     p.add_argument("--parallel", action="store_true", help="train the objectives side by side")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args()
+    a.gen_seed = a.seed if a.gen_seed is None else a.gen_seed
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
     load = {"start": os.getloadavg()}
