@@ -147,8 +147,9 @@ class UNetConfig:
 class DiffusionConfig:
     """Noise schedule, objective and multi-task in-context training."""
 
-    schedule: str = "cosine"  # "cosine" | "linear" (paper DDPM betas) | "scaled_linear" (LDM's)
-    objective: str = "v"  # "v" | "eps"
+    # "cosine" | "linear" (paper DDPM betas) | "scaled_linear" (LDM's) | "flow" (rectified flow)
+    schedule: str = "cosine"
+    objective: str = "v"  # "v" | "eps" | "flow" (velocity eps - z; needs schedule "flow")
     num_train_steps: int = 1000  # discrete steps of the linear DDPM schedule
     beta_start: float = 0.0015
     beta_end: float = 0.0195
@@ -158,6 +159,25 @@ class DiffusionConfig:
     mask_min: float = 0.2  # inpaint / continue: share of frames to generate, min
     mask_max: float = 0.8
     max_spans: int = 3  # inpainting: 1..max_spans masked spans
+    # training times: "uniform" | "logit_normal" (sigmoid of N(train_t_mean, train_t_std), SD3)
+    train_t: str = "uniform"
+    train_t_mean: float = 0.0
+    train_t_std: float = 1.0
+
+    def __post_init__(self) -> None:
+        # the flow objective's x0 = x_t - t * v holds only on the line alpha = 1 - t, sigma = t,
+        # and v / eps on that line would divide by alpha = 0 at t = 1
+        if (self.objective == "flow") != (self.schedule == "flow"):
+            raise ConfigError(
+                f"diffusion.objective '{self.objective}' does not go with diffusion.schedule "
+                f"'{self.schedule}': objective 'flow' and schedule 'flow' go together"
+            )
+        if self.train_t not in ("uniform", "logit_normal"):
+            raise ConfigError(
+                f"diffusion.train_t must be 'uniform' or 'logit_normal', got {self.train_t!r}"
+            )
+        if not self.train_t_std > 0:
+            raise ConfigError(f"diffusion.train_t_std must be positive, got {self.train_t_std}")
 
 
 @dataclass(frozen=True)
@@ -450,26 +470,36 @@ def _paper() -> Jen1Config:
 PRESETS = {"tiny": _tiny, "small": _small, "small-v2": _small_v2, "paper": _paper}
 
 
+def apply_overrides(config: Jen1Config, assignments: list[str]) -> Jen1Config:
+    """Apply ``section.key=value`` overrides (values parsed as JSON, else as strings) at once.
+
+    The config is rebuilt (and validated) after all of them, so keys that must change together
+    (``diffusion.objective=flow`` with ``diffusion.schedule=flow``) can be given one by one.
+    """
+    data = _to_jsonable(dataclasses.asdict(config))  # every key, also those to_dict() omits
+    for assignment in assignments:
+        if "=" not in assignment:
+            raise ConfigError(f"override '{assignment}' must look like section.key=value")
+        key, raw = assignment.split("=", 1)
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            if not isinstance(node, dict) or p not in node:
+                raise ConfigError(f"unknown config key '{key}'")
+            node = node[p]
+        if not isinstance(node, dict) or parts[-1] not in node:
+            raise ConfigError(f"unknown config key '{key}'")
+        node[parts[-1]] = value
+    return Jen1Config.from_dict(data)
+
+
 def parse_override(config: Jen1Config, assignment: str) -> Jen1Config:
     """Apply one ``section.key=value`` override (value parsed as JSON, else as a string)."""
-    if "=" not in assignment:
-        raise ConfigError(f"override '{assignment}' must look like section.key=value")
-    key, raw = assignment.split("=", 1)
-    try:
-        value: Any = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    data = _to_jsonable(dataclasses.asdict(config))  # every key, also those to_dict() omits
-    node = data
-    parts = key.strip().split(".")
-    for p in parts[:-1]:
-        if not isinstance(node, dict) or p not in node:
-            raise ConfigError(f"unknown config key '{key}'")
-        node = node[p]
-    if not isinstance(node, dict) or parts[-1] not in node:
-        raise ConfigError(f"unknown config key '{key}'")
-    node[parts[-1]] = value
-    return Jen1Config.from_dict(data)
+    return apply_overrides(config, [assignment])
 
 
 def load_config(spec: str | Path, overrides: list[str] | None = None) -> Jen1Config:
@@ -486,6 +516,4 @@ def load_config(spec: str | Path, overrides: list[str] | None = None) -> Jen1Con
                 f"unknown config '{spec_s}': use one of {', '.join(PRESETS)} or a JSON file path"
             )
         cfg = Jen1Config.load_json(path)
-    for o in overrides or []:
-        cfg = parse_override(cfg, o)
-    return cfg
+    return apply_overrides(cfg, list(overrides or []))

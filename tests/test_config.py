@@ -2,7 +2,15 @@ import json
 
 import pytest
 
-from jen1.config import PRESETS, ConfigError, Jen1Config, load_config, parse_override
+from jen1.config import (
+    PRESETS,
+    ConfigError,
+    DiffusionConfig,
+    Jen1Config,
+    apply_overrides,
+    load_config,
+    parse_override,
+)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -64,3 +72,33 @@ def test_unknown_preset_and_bad_json(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         load_config(tmp_path / "bad.json")
+
+
+def test_flow_objective_and_schedule_go_together():
+    bad = ({"objective": "flow"}, {"schedule": "flow"}, {"schedule": "flow", "objective": "v"})
+    for kwargs in bad:
+        with pytest.raises(ConfigError, match="objective 'flow' and schedule 'flow' go together"):
+            DiffusionConfig(**kwargs)
+    with pytest.raises(ConfigError, match="train_t must be"):
+        DiffusionConfig(train_t="beta")
+    with pytest.raises(ConfigError, match="train_t_std must be positive"):
+        DiffusionConfig(train_t_std=0.0)
+    # one override at a time would pass through the refused state: all are applied, then checked
+    cfg = load_config(
+        "tiny",
+        ["diffusion.objective=flow", "diffusion.schedule=flow", "diffusion.train_t=logit_normal"],
+    )
+    assert (cfg.diffusion.objective, cfg.diffusion.schedule) == ("flow", "flow")
+    assert cfg.diffusion.train_t == "logit_normal"
+    with pytest.raises(ConfigError, match="go together"):
+        apply_overrides(load_config("tiny"), ["diffusion.objective=flow"])
+
+
+def test_configs_without_the_flow_keys_load_as_before():
+    """Checkpoints written before the time-distribution keys existed keep their meaning."""
+    d = load_config("small").to_dict()
+    for k in ("train_t", "train_t_mean", "train_t_std"):
+        del d["diffusion"][k]
+    cfg = Jen1Config.from_dict(d)
+    assert cfg == load_config("small") and cfg.diffusion.train_t == "uniform"
+    assert (cfg.diffusion.schedule, cfg.diffusion.objective) == ("cosine", "v")

@@ -180,3 +180,30 @@ def test_long_remix_has_no_jump_at_the_seams(pipe):
     assert seams
     around = torch.stack([err[s - 2400 : s + 2400].mean() for s in seams])
     assert around.max() < 2.5 * err.mean()
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp_2m", "euler", "heun"])
+def test_remix_of_a_flow_model_starts_on_its_straight_line(pipe, sampler):
+    """The same network read as a rectified-flow model: SDEdit noises the input to t = strength
+    with (1 - t) z + t eps, every sampler runs from there, and the seed decides the result."""
+    import dataclasses
+
+    dcfg = dataclasses.replace(
+        pipe.cfg.diffusion, objective="flow", schedule="flow", train_t="logit_normal"
+    )
+    flow = Pipeline(
+        dataclasses.replace(pipe.cfg, diffusion=dcfg), pipe.autoencoder, pipe.unet,
+        pipe.text_encoder, bf16=pipe.bf16,
+    )  # fmt: skip
+    ts = []
+    hook = pipe.unet.register_forward_pre_hook(lambda m, args: ts.append(float(args[1][0])))
+    try:
+        x = _audio(SR // 3)
+        a = flow.remix(x, "piano", 0.3, seed=7, sampler=sampler, steps=4)
+        first = ts[0]
+        b = flow.remix(x, "piano", 0.3, seed=7, sampler=sampler, steps=4)
+        v = pipe.remix(x, "piano", 0.3, seed=7, sampler=sampler, steps=4)
+    finally:
+        hook.remove()
+    assert first == pytest.approx(0.3) and a.shape == x[None].shape and torch.isfinite(a).all()
+    assert torch.equal(a, b) and not torch.allclose(a, v, atol=1e-4)

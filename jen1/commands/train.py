@@ -158,14 +158,13 @@ def run_train(args: argparse.Namespace) -> int:
     config = args.config or (str(init) if spec is not None else "small")
     cfg = load_config(config, args.overrides)
     if args.resume:
-        from jen1.config import Jen1Config, parse_override
+        from jen1.config import Jen1Config, apply_overrides
         from jen1.train.loop import latest_checkpoint, load_training_checkpoint
 
         ckpt = latest_checkpoint(args.out)
         if ckpt is not None:  # a resumed run keeps the config it started with (plus overrides)
             cfg = Jen1Config.from_dict(load_training_checkpoint(ckpt)["config"])
-            for o in args.overrides:
-                cfg = parse_override(cfg, o)
+            cfg = apply_overrides(cfg, args.overrides)
     if spec is not None:
         stage = LoRADiffusionStage(cfg, args.data, init, lora=spec)
     else:

@@ -5,6 +5,10 @@ With ``x_t = alpha * z + sigma * eps`` (alpha**2 + sigma**2 = 1):
 - ``"eps"`` (JEN-1, DDPM): the network predicts eps; ``x0 = (x_t - sigma * eps) / alpha``.
 - ``"v"`` (Salimans & Ho 2022): the network predicts ``v = alpha * eps - sigma * z``;
   ``x0 = alpha * x_t - sigma * v`` and ``eps = sigma * x_t + alpha * v``.
+- ``"flow"`` (rectified flow, flow matching; Liu et al. 2022, Lipman et al. 2022), only with the
+  flow schedule (alpha = 1 - t, sigma = t, so alpha + sigma = 1 instead): the network predicts
+  the velocity ``u = dx_t/dt = eps - z``; ``x0 = x_t - sigma * u`` and ``eps = x_t + alpha * u``,
+  which never divide (alpha = 0 at t = 1 is fine).
 
 All math runs in float32 (a bf16 prediction from autocast is upcast first).
 """
@@ -18,7 +22,7 @@ from jen1 import rng
 from jen1.errors import Jen1Error
 from jen1.rng import Generators
 
-OBJECTIVES = ("v", "eps")
+OBJECTIVES = ("v", "eps", "flow")
 
 
 def _check(objective: str) -> None:
@@ -75,7 +79,7 @@ def training_target(
         noise: (B, C, T) the eps used to build x_t.
         alpha: scalar or (B,).
         sigma: scalar or (B,).
-        objective: "v" or "eps".
+        objective: "v", "eps" or "flow".
 
     Returns:
         (B, C, T) float32 target.
@@ -83,6 +87,8 @@ def training_target(
     _check(objective)
     if objective == "eps":
         return noise.float()
+    if objective == "flow":  # the velocity of the straight path; alpha and sigma are not needed
+        return noise.float() - z.float()
     return expand_like(alpha, z) * noise.float() - expand_like(sigma, z) * z.float()
 
 
@@ -96,7 +102,7 @@ def prediction_to_x0_eps(
         x_t: (B, C, T) noisy input.
         alpha: scalar or (B,) (> 0 for "eps": the cosine schedule never reaches 0).
         sigma: scalar or (B,).
-        objective: "v" or "eps".
+        objective: "v", "eps" or "flow" (the latter with the flow schedule's alpha, sigma).
 
     Returns:
         (x0_hat, eps_hat), each (B, C, T) float32.
@@ -106,6 +112,8 @@ def prediction_to_x0_eps(
     a, s = expand_like(alpha, x_t), expand_like(sigma, x_t)
     if objective == "eps":
         return (x_t - s * pred) / a, pred
+    if objective == "flow":
+        return x_t - s * pred, x_t + a * pred
     return a * x_t - s * pred, s * x_t + a * pred
 
 

@@ -14,6 +14,11 @@ Every sampler has the same shape::
 
 Step coefficients are computed in float64; the sample stays float32. Samplers never import the
 U-Net, so they can be tested with closed-form denoisers.
+
+Every sampler runs on every schedule, the rectified-flow one (alpha = 1 - t, sigma = t, alpha = 0
+at t = 1) included: DDIM, Euler and DPM-Solver++ are written in alpha and sigma without assuming
+alpha**2 + sigma**2 = 1, and Heun integrates the flow in t itself (see :func:`sample_heun`).
+Guidance, negative prompts and known frames live in ``denoise``, so they hold for all of them.
 """
 
 from __future__ import annotations
@@ -26,13 +31,20 @@ from torch import Tensor
 
 from jen1.config import DiffusionConfig
 from jen1.diffusion.objective import draw_noise
-from jen1.diffusion.schedule import alpha_sigma, make_timesteps
+from jen1.diffusion.schedule import alpha_sigma, is_variance_preserving, make_timesteps
 from jen1.errors import Jen1Error
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 Callback = Callable[[int, int], None]
 
-__all__ = ["sample_ddim", "sample_dpmpp_2m", "sample_heun", "make_timesteps", "Denoiser"]
+__all__ = [
+    "sample_ddim",
+    "sample_dpmpp_2m",
+    "sample_euler",
+    "sample_heun",
+    "make_timesteps",
+    "Denoiser",
+]
 
 
 def _coeffs(t: Tensor, dcfg: DiffusionConfig) -> tuple[float, float]:
@@ -80,7 +92,13 @@ def sample_ddim(
         else:
             eps = (x - alpha * x0) / sigma
             # eq. 16: s_eta = eta sqrt((1 - a_next) / (1 - a)) sqrt(1 - a / a_next), a = alpha^2
-            ratio = max(1.0 - (alpha / alpha_next) ** 2, 0.0)
+            if is_variance_preserving(dcfg):
+                ratio = max(1.0 - (alpha / alpha_next) ** 2, 0.0)
+            else:
+                # the same posterior std without alpha**2 + sigma**2 = 1 (flow): the transition
+                # variance sigma**2 - (alpha / alpha_next)**2 sigma_next**2, which equals the
+                # line above on a variance-preserving schedule
+                ratio = max(sigma**2 - (alpha * sigma_next / alpha_next) ** 2, 0.0)
             s_eta = eta * (sigma_next / sigma) * ratio**0.5
             x = alpha_next * x0 + max(sigma_next**2 - s_eta**2, 0.0) ** 0.5 * eps
             if s_eta > 0:
@@ -127,7 +145,11 @@ def sample_dpmpp_2m(
         if sigma_next == 0.0:
             x = x0
         else:
-            h = math.log(alpha_next / sigma_next) - math.log(alpha / sigma)  # lambda step
+            # lambda step; lambda(t = 1) = -inf on the flow schedule (alpha = 0): h = inf makes
+            # the step x_next = sigma_next * x + alpha_next * x0 (exact for that start) and the
+            # next step first order (r = inf)
+            lam = math.log(alpha / sigma) if alpha > 0 else -math.inf
+            h = math.log(alpha_next / sigma_next) - lam
             if x0_prev is None:
                 d = x0
             else:
@@ -153,12 +175,15 @@ def sample_heun(
 ) -> Tensor:
     """Heun's second-order method on the probability-flow ODE (Karras et al. 2022, Algorithm 1).
 
-    Runs in the variance-exploding coordinates ``y = x / alpha``, ``s = sigma / alpha`` where the
-    ODE is ``dy/ds = (y - x0) / s``; an Euler step there equals a DDIM (eta = 0) step. Each step
-    costs two denoiser calls except the first of a grid from t = 1 (Euler: it starts at
-    s = sigma / alpha ~ 1 / alpha(1), several orders of magnitude above the next s, where the
-    trapezoid rule is inaccurate; a truncated grid, ``ts[0] < 1``, gets the trapezoid from its
-    first step) and a final step onto sigma = 0 (returns x0).
+    Variance-preserving schedules run in the variance-exploding coordinates ``y = x / alpha``,
+    ``s = sigma / alpha`` where the ODE is ``dy/ds = (y - x0) / s``; an Euler step there equals a
+    DDIM (eta = 0) step. Each step costs two denoiser calls except the first of a grid from
+    t = 1 (Euler: it starts at s = sigma / alpha ~ 1 / alpha(1), several orders of magnitude
+    above the next s, where the trapezoid rule is inaccurate; a truncated grid, ``ts[0] < 1``,
+    gets the trapezoid from its first step) and a final step onto sigma = 0 (returns x0). The
+    flow schedule, where y = x / alpha is infinite at t = 1, runs in t on
+    ``dx/dt = u = (x - x0) / t`` instead (the velocity is finite at t = 1, so every step but
+    the last is second order).
 
     Args:
         denoise: x0 predictor.
@@ -172,6 +197,8 @@ def sample_heun(
         (B, C, T) float32 sample at ts[-1].
     """
     del generator
+    if not is_variance_preserving(dcfg):
+        return _flow_heun(denoise, x, ts, dcfg=dcfg, callback=callback)
     x = x.float()
     total = len(ts) - 1
     for i in range(total):
@@ -197,9 +224,72 @@ def sample_heun(
     return x
 
 
+def _flow_heun(
+    denoise: Denoiser,
+    x: Tensor,
+    ts: Tensor,
+    *,
+    dcfg: DiffusionConfig,
+    callback: Callback | None = None,
+) -> Tensor:
+    """Heun in t for the flow schedule: ``x' = x + dt (u(x, t) + u(x_euler, t_next)) / 2``.
+
+    The velocity ``u = (x - x0) / t`` comes from the x0 estimate, so it is not defined at
+    t = 0: the step onto t = 0 is Euler (it returns x0). A (B, C, T) float32 sample at ts[-1].
+    """
+    del dcfg  # alpha = 1 - t, sigma = t: the velocity needs t only
+    x = x.float()
+    total = len(ts) - 1
+    for i in range(total):
+        t, t_next = float(ts[i]), float(ts[i + 1])
+        x0 = _call(denoise, x, ts[i])
+        if t_next == 0.0:
+            x = x0
+        else:
+            u = (x - x0) / t
+            x_euler = x + (t_next - t) * u
+            u_next = (x_euler - _call(denoise, x_euler, ts[i + 1])) / t_next
+            x = x + (t_next - t) * 0.5 * (u + u_next)
+        if callback is not None:
+            callback(i + 1, total)
+    return x
+
+
+def sample_euler(
+    denoise: Denoiser,
+    x: Tensor,
+    ts: Tensor,
+    *,
+    dcfg: DiffusionConfig,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
+    """Euler's method on the probability-flow ODE, one denoiser call per step.
+
+    On the flow schedule this is the rectified-flow sampler ``x' = x + (t' - t) u`` with the
+    velocity ``u = (x - x0) / t``; written as ``x' = alpha' x0 + sigma' eps`` it is also Euler
+    in the variance-exploding coordinates of a variance-preserving schedule, i.e. DDIM with
+    eta = 0 (which it runs, so both names give the same samples there).
+
+    Args:
+        denoise: x0 predictor.
+        x: (B, C, T) sample at ts[0].
+        ts: (N + 1,) decreasing times.
+        dcfg: noise schedule.
+        generator: unused (deterministic); accepted for a uniform signature.
+        callback: progress hook ``callback(i, total)``.
+
+    Returns:
+        (B, C, T) float32 sample at ts[-1].
+    """
+    del generator
+    return sample_ddim(denoise, x, ts, dcfg=dcfg, eta=0.0, callback=callback)
+
+
 SAMPLERS: dict[str, Callable[..., Tensor]] = {
     "ddim": sample_ddim,
     "dpmpp_2m": sample_dpmpp_2m,
+    "euler": sample_euler,
     "heun": sample_heun,
 }
 

@@ -1,8 +1,9 @@
 """Noise schedules as pure functions of continuous time ``t`` in [0, 1].
 
-``x_t = alpha(t) * z + sigma(t) * noise`` with ``alpha**2 + sigma**2 == 1`` (variance preserving).
-``t = 0`` is clean data (alpha = 1, sigma = 0); ``t = 1`` is (almost) pure noise. Every formula has
-its one home here; ``alpha_sigma(t, dcfg)`` dispatches on ``dcfg.schedule``:
+``x_t = alpha(t) * z + sigma(t) * noise``, with ``alpha**2 + sigma**2 == 1`` (variance preserving)
+for every schedule but ``"flow"``. ``t = 0`` is clean data (alpha = 1, sigma = 0); ``t = 1`` is
+(almost) pure noise. Every formula has its one home here; ``alpha_sigma(t, dcfg)`` dispatches on
+``dcfg.schedule``:
 
 - ``"cosine"``: alpha = cos(pi t / 2), sigma = sin(pi t / 2) (Nichol & Dhariwal 2021), with t
   clamped to ``[0, 1 - COSINE_T_EPS]`` so alpha never reaches exactly 0 (x0 from an epsilon
@@ -11,6 +12,9 @@ its one home here; ``alpha_sigma(t, dcfg)`` dispatches on ``dcfg.schedule``:
   from ``beta_start`` to ``beta_end`` (0.0015..0.0195), ``alphas_cumprod = cumprod(1 - beta)``.
 - ``"scaled_linear"``: the same end points spaced linearly in sqrt(beta), as the LDM/AudioLDM code
   calls "linear" (diffusers' "scaled_linear").
+- ``"flow"``: rectified flow (Liu et al. 2022; Esser et al. 2024, "SD3"): alpha = 1 - t,
+  sigma = t, the straight line from data to noise; alpha + sigma = 1, not variance preserving.
+  alpha reaches 0 at t = 1 (logSNR = -inf there), which the flow objective never divides by.
 
 Discrete schedules become continuous by interpolating log(alphas_cumprod) linearly in t on the grid
 ``t_i = (i + 1) / N`` (i = 0..N-1) extended with ``t = 0 -> alphas_cumprod = 1``; so ``t = (i+1)/N``
@@ -32,7 +36,8 @@ from jen1.errors import Jen1Error
 from jen1.rng import Generators, rand
 
 COSINE_T_EPS = 1e-4  # cosine: t is clamped to [0, 1 - COSINE_T_EPS]; logsnr(1) ~ -17.5
-SCHEDULES = ("cosine", "linear", "scaled_linear")
+SCHEDULES = ("cosine", "linear", "scaled_linear", "flow")
+TRAIN_T = ("uniform", "logit_normal")
 
 
 def _as_float(t: Tensor | float) -> Tensor:
@@ -53,6 +58,24 @@ def cosine_alpha_sigma(t: Tensor | float) -> tuple[Tensor, Tensor]:
     """
     t = _as_float(t).clamp(0.0, 1.0 - COSINE_T_EPS)
     return torch.cos(t * (math.pi / 2)), torch.sin(t * (math.pi / 2))
+
+
+def flow_alpha_sigma(t: Tensor | float) -> tuple[Tensor, Tensor]:
+    """Rectified-flow schedule: alpha = 1 - t, sigma = t, t clamped to [0, 1].
+
+    Args:
+        t: time in [0, 1], any shape.
+
+    Returns:
+        (alpha, sigma) of t's shape, alpha + sigma = 1.
+    """
+    t = _as_float(t).clamp(0.0, 1.0)
+    return 1.0 - t, t
+
+
+def is_variance_preserving(dcfg: DiffusionConfig) -> bool:
+    """True for the schedules with alpha**2 + sigma**2 = 1 (all but ``"flow"``)."""
+    return dcfg.schedule != "flow"
 
 
 def ddpm_betas(
@@ -116,14 +139,17 @@ def alpha_sigma(t: Tensor | float, dcfg: DiffusionConfig) -> tuple[Tensor, Tenso
 
     Args:
         t: time in [0, 1], any shape (float32 or float64).
-        dcfg: ``schedule`` ("cosine" | "linear" | "scaled_linear"), and for the discrete
-            schedules ``num_train_steps``, ``beta_start``, ``beta_end``.
+        dcfg: ``schedule`` ("cosine" | "linear" | "scaled_linear" | "flow"), and for the
+            discrete schedules ``num_train_steps``, ``beta_start``, ``beta_end``.
 
     Returns:
-        (alpha, sigma) of t's shape, alpha**2 + sigma**2 = 1, sigma rising in t.
+        (alpha, sigma) of t's shape, sigma rising in t; alpha**2 + sigma**2 = 1 except for
+        "flow" (alpha + sigma = 1).
     """
     if dcfg.schedule == "cosine":
         return cosine_alpha_sigma(t)
+    if dcfg.schedule == "flow":
+        return flow_alpha_sigma(t)
     if dcfg.schedule in ("linear", "scaled_linear"):
         return discrete_alpha_sigma(
             t, dcfg.num_train_steps, dcfg.beta_start, dcfg.beta_end, dcfg.schedule
@@ -134,7 +160,8 @@ def alpha_sigma(t: Tensor | float, dcfg: DiffusionConfig) -> tuple[Tensor, Tenso
 
 
 def logsnr(t: Tensor | float, dcfg: DiffusionConfig) -> Tensor:
-    """log(alpha**2 / sigma**2) at time t (+inf at t = 0, where sigma = 0).
+    """log(alpha**2 / sigma**2) at time t (+inf at t = 0, where sigma = 0; -inf at t = 1 for
+    the flow schedule, where alpha = 0).
 
     Args:
         t: time in [0, 1], any shape.
@@ -147,19 +174,43 @@ def logsnr(t: Tensor | float, dcfg: DiffusionConfig) -> Tensor:
     return 2.0 * (torch.log(alpha) - torch.log(sigma))
 
 
+def logit_normal_t(u: Tensor, mean: float, std: float) -> Tensor:
+    """Map U(0, 1) draws to logit-normal times: ``sigmoid(mean + std * Phi^-1(u))``.
+
+    The inverse CDF keeps a stratified batch stratified (each stratum of u maps to an equal
+    probability mass of t). SD3 (Esser et al. 2024) trains rectified flow with mean 0, std 1,
+    which puts most of the batch in the middle times, where the velocity is hardest to predict.
+
+    Args:
+        u: uniform draws in [0, 1), any shape.
+        mean: location of the normal in logit space.
+        std: its scale (> 0).
+
+    Returns:
+        times in [0, 1) of u's shape and dtype.
+    """
+    return torch.sigmoid(mean + std * torch.special.ndtri(u))
+
+
 def sample_train_t(
-    batch: int, generator: Generators = None, *, device: torch.device | str | None = None
+    batch: int,
+    generator: Generators = None,
+    *,
+    device: torch.device | str | None = None,
+    dcfg: DiffusionConfig | None = None,
 ) -> Tensor:
-    """Training times, each U(0, 1) distributed.
+    """Training times: U(0, 1), or logit-normal when ``dcfg.train_t == "logit_normal"``.
 
     With one generator the batch is stratified: one offset, B equal strata, shuffled, so a
     batch covers [0, 1) evenly (lower loss variance; Kingma et al. 2021, "Variational Diffusion
-    Models"). With one generator per sample (:mod:`jen1.rng`) each t is drawn on its own.
+    Models"). With one generator per sample (:mod:`jen1.rng`) each t is drawn on its own. The
+    logit-normal times are the same uniform draws through :func:`logit_normal_t`.
 
     Args:
         batch: B.
         generator: one generator, or a sequence of B; draws happen on each generator's device.
         device: where to put the result (default: the (first) generator's device, else CPU).
+        dcfg: ``train_t``, ``train_t_mean``, ``train_t_std``; None is uniform.
 
     Returns:
         (B,) float32 times in [0, 1).
@@ -169,12 +220,18 @@ def sample_train_t(
         if len(gens) != batch:
             raise ValueError(f"{len(gens)} generators for a batch of {batch}")
         t = rand((batch,), gens, device=gens[0].device if gens else "cpu")
-        return t.to(device) if device is not None else t
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    u = torch.rand((), generator=generator, device=gen_device)
-    strata = torch.randperm(batch, generator=generator, device=gen_device).to(torch.float32)
-    t = (strata + u) / max(batch, 1)
-    return t.to(device if device is not None else gen_device)
+        t = t.to(device) if device is not None else t
+    else:
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        u = torch.rand((), generator=generator, device=gen_device)
+        strata = torch.randperm(batch, generator=generator, device=gen_device).to(torch.float32)
+        t = (strata + u) / max(batch, 1)
+        t = t.to(device if device is not None else gen_device)
+    if dcfg is None or dcfg.train_t == "uniform":
+        return t
+    if dcfg.train_t == "logit_normal":
+        return logit_normal_t(t, dcfg.train_t_mean, dcfg.train_t_std)
+    raise Jen1Error(f"unknown diffusion.train_t '{dcfg.train_t}': use one of {', '.join(TRAIN_T)}")
 
 
 def make_timesteps(steps: int, dcfg: DiffusionConfig, start: float = 1.0) -> Tensor:

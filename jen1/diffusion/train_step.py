@@ -101,7 +101,7 @@ def diffusion_train_step(
     device = z.device
     tasks, causal = sample_tasks(batch, dcfg, generator)
     mask = make_masks(tasks, num_frames, dcfg, generator).to(device)  # (B, 1, T), 1 = known
-    t = sample_train_t(batch, generator, device=device)
+    t = sample_train_t(batch, generator, device=device, dcfg=dcfg)
     alpha, sigma = alpha_sigma(t, dcfg)
     noise = draw_noise(z.shape, generator, device)
     drop_text = _uniform(batch, generator, device) < dcfg.cfg_dropout

@@ -28,6 +28,21 @@ def test_exact_target_recovers_x0_and_eps(objective):
     assert torch.allclose(x0, z, atol=1e-5) and torch.allclose(eps, noise, atol=1e-5)
 
 
+def test_flow_velocity_recovers_x0_and_eps():
+    g = torch.Generator().manual_seed(0)
+    z, noise = torch.randn(3, 4, 10, generator=g), torch.randn(3, 4, 10, generator=g)
+    t = torch.tensor([0.0, 0.4, 1.0])  # both ends included: nothing divides by alpha or sigma
+    x_t = add_noise(z, noise, 1 - t, t)
+    target = training_target(z, noise, 1 - t, t, "flow")
+    assert torch.allclose(target, noise - z)
+    x0, eps = prediction_to_x0_eps(target, x_t, 1 - t, t, "flow")
+    assert torch.allclose(x0, z, atol=1e-5) and torch.allclose(eps, noise, atol=1e-5)
+    # the velocity is the time derivative of x_t along the straight path
+    dt = 1e-3
+    ahead = add_noise(z, noise, 1 - (t[1] + dt), t[1] + dt)
+    assert torch.allclose((ahead[1] - x_t[1]) / dt, target[1], atol=1e-2)
+
+
 def test_unknown_objective_raises():
     with pytest.raises(Jen1Error, match="objective"):
         training_target(torch.zeros(1, 1, 1), torch.zeros(1, 1, 1), 1.0, 0.0, "x0")

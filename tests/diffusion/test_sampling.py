@@ -162,7 +162,7 @@ def test_bad_arguments_raise(tiny_config):
     cfg = tiny_config
     unet = _random_unet(cfg)
     known, mask, emb, tmask = _inputs(cfg)
-    with pytest.raises(Jen1Error, match="sampler 'euler2': use one of ddim, dpmpp_2m, heun"):
+    with pytest.raises(Jen1Error, match="sampler 'euler2': use one of ddim, dpmpp_2m, euler, heun"):
         SamplingParams(sampler="euler2")
     with pytest.raises(Jen1Error, match="together"):
         sample_latents(
@@ -174,6 +174,76 @@ def test_bad_arguments_raise(tiny_config):
             text_mask=tmask,
             neg_text_emb=emb,
         )
+
+
+# --- rectified flow: every sampler with guidance, a negative prompt, known frames, SDEdit -------
+
+
+def _flow(cfg):
+    return dataclasses.replace(
+        cfg.diffusion, objective="flow", schedule="flow", train_t="logit_normal"
+    )
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "euler", "heun"])
+def test_flow_known_frames_kept_with_guidance_and_negative_prompt(tiny_config, sampler):
+    cfg = tiny_config
+    unet = _random_unet(cfg)
+    known, mask, emb, tmask = _inputs(cfg)
+    calls, ts = [], []
+    unet.register_forward_pre_hook(lambda m, args: ts.append(float(args[1][0])))
+    kwargs = dict(
+        known=known,
+        mask=mask,
+        text_emb=emb,
+        text_mask=tmask,
+        neg_text_emb=torch.randn(1, 5, cfg.text.dim),
+        neg_text_mask=torch.ones(1, 5, dtype=torch.bool),
+        params=SamplingParams(steps=4, cfg_scale=3.0, sampler=sampler),
+    )
+    dcfg = _flow(cfg)
+    a = sample_latents(
+        unet,
+        dcfg,
+        **kwargs,
+        generator=torch.Generator().manual_seed(1),
+        callback=lambda i, n: calls.append((i, n)),
+    )
+    b = sample_latents(unet, dcfg, **kwargs, generator=torch.Generator().manual_seed(1))
+    c = sample_latents(unet, dcfg, **kwargs, generator=torch.Generator().manual_seed(2))
+    assert a.shape == known.shape and torch.isfinite(a).all()
+    assert torch.equal(a[..., :7], known[..., :7])
+    assert torch.equal(a, b) and not torch.equal(a[..., 7:], c[..., 7:])
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)] and ts[0] == 1.0
+    # the v/cosine model would see other inputs: the objective really changed the path
+    v = sample_latents(unet, cfg.diffusion, **kwargs, generator=torch.Generator().manual_seed(1))
+    assert not torch.allclose(a[..., 7:], v[..., 7:], atol=1e-3)
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp_2m", "euler", "heun"])
+def test_flow_sdedit_starts_from_known_noised_on_the_straight_line(tiny_config, sampler):
+    cfg = tiny_config
+    unet = _random_unet(cfg)
+    known, _, emb, tmask = _inputs(cfg)
+    first = []
+    unet.register_forward_pre_hook(
+        lambda m, args: first.append((args[0][:, : known.shape[1]].clone(), float(args[1][0])))
+    )
+    out = sample_latents(
+        unet,
+        _flow(cfg),
+        known=known,
+        mask=torch.zeros(2, 1, known.shape[-1]),
+        text_emb=emb,
+        text_mask=tmask,
+        params=SamplingParams(steps=3, cfg_scale=1.0, sampler=sampler),
+        generator=torch.Generator().manual_seed(5),
+        t_start=0.3,
+    )
+    noise = torch.randn(known.shape, generator=torch.Generator().manual_seed(5))
+    x_start, t0 = first[0]
+    assert t0 == pytest.approx(0.3) and torch.allclose(x_start, 0.7 * known + 0.3 * noise)
+    assert torch.isfinite(out).all()
 
 
 def _train(unet, z, emb, tmask, dcfg, steps, batch=32, lr=3e-3):
@@ -210,11 +280,21 @@ def test_loss_falls_on_one_batch(one_thread):
     assert sum(losses[-10:]) < 0.8 * sum(losses[:10])
 
 
+_MEMORISED: dict[str, tuple] = {}  # one trained network per objective, shared by the samplers
+
+
 @pytest.mark.slow
-def test_memorised_latent_is_generated_inpainted_and_continued(one_thread):
-    cfg, unet, z, emb, tmask = _memorising_setup()
-    _train(unet, z, emb, tmask, cfg.diffusion, steps=300)
-    unet.eval()
+@pytest.mark.parametrize(
+    "objective,sampler", [("v", None), ("flow", "dpmpp_2m"), ("flow", "heun"), ("flow", "euler")]
+)
+def test_memorised_latent_is_generated_inpainted_and_continued(one_thread, objective, sampler):
+    if objective not in _MEMORISED:
+        cfg, unet, z, emb, tmask = _memorising_setup()
+        if objective == "flow":
+            cfg = dataclasses.replace(cfg, diffusion=_flow(cfg))
+        _train(unet, z, emb, tmask, cfg.diffusion, steps=300)
+        _MEMORISED[objective] = (cfg, unet.eval(), z, emb, tmask)
+    cfg, unet, z, emb, tmask = _MEMORISED[objective]
     frames = z.shape[-1]
 
     def rel(x, sl):  # worst relative error over the batch on frames sl
@@ -223,7 +303,7 @@ def test_memorised_latent_is_generated_inpainted_and_continued(one_thread):
     common = dict(
         text_emb=emb.expand(2, -1, -1),
         text_mask=tmask.expand(2, -1),
-        params=SamplingParams(steps=25, cfg_scale=1.0),
+        params=SamplingParams(steps=25, cfg_scale=1.0, sampler=sampler),
         generator=torch.Generator().manual_seed(1),
     )
 

@@ -11,10 +11,13 @@ from jen1.config import DiffusionConfig
 from jen1.diffusion.schedule import (
     alpha_sigma,
     ddpm_betas,
+    is_variance_preserving,
+    logit_normal_t,
     logsnr,
     make_timesteps,
     sample_train_t,
 )
+from jen1.rng import sample_generators
 from jen1.errors import Jen1Error
 
 SCHEDULES = ["cosine", "linear", "scaled_linear"]
@@ -84,3 +87,46 @@ def test_make_timesteps():
     assert torch.allclose(ts[1] * 1000, torch.tensor(995.0, dtype=torch.float64))
     with pytest.raises(Jen1Error):
         make_timesteps(0, DiffusionConfig())
+
+
+# --- rectified flow ---------------------------------------------------------------------------
+
+FLOW = DiffusionConfig(schedule="flow", objective="flow")
+
+
+def test_flow_schedule_is_the_straight_line():
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    alpha, sigma = alpha_sigma(t, FLOW)
+    assert torch.equal(alpha, 1 - t) and torch.equal(sigma, t) and alpha.dtype == torch.float64
+    assert alpha[-1] == 0 and sigma[0] == 0  # pure noise at t = 1 exactly, unlike cosine
+    lam = logsnr(t, FLOW)
+    assert lam[0] == math.inf and lam[-1] == -math.inf and torch.all(lam[1:] < lam[:-1])
+    assert not is_variance_preserving(FLOW)
+    assert all(is_variance_preserving(DiffusionConfig(schedule=s)) for s in SCHEDULES)
+
+
+def test_logit_normal_train_t_matches_its_distribution_and_is_stratified():
+    dcfg = DiffusionConfig(
+        schedule="flow", objective="flow", train_t="logit_normal", train_t_mean=0.5, train_t_std=0.8
+    )
+    t = sample_train_t(20000, torch.Generator().manual_seed(0), dcfg=dcfg)
+    assert t.dtype == torch.float32 and torch.all((t > 0) & (t < 1))
+    logit = torch.logit(t.double())
+    assert abs(logit.mean().item() - 0.5) < 0.01 and abs(logit.std().item() / 0.8 - 1) < 0.01
+    # stratified like the uniform draws: a batch of 8 has one time in each eighth of the mass
+    small = sample_train_t(8, torch.Generator().manual_seed(1), dcfg=dcfg)
+    u = torch.special.ndtr((torch.logit(small.double()) - 0.5) / 0.8)
+    assert sorted((u * 8).floor().long().tolist()) == list(range(8))
+    assert torch.equal(small, sample_train_t(8, torch.Generator().manual_seed(1), dcfg=dcfg))
+    # the same uniform draws, mapped: the default distribution is untouched
+    uniform = sample_train_t(8, torch.Generator().manual_seed(1))
+    assert torch.allclose(small, logit_normal_t(uniform, 0.5, 0.8))
+    assert torch.equal(uniform, sample_train_t(8, torch.Generator().manual_seed(1), dcfg=FLOW))
+
+
+def test_logit_normal_with_per_sample_generators():
+    dcfg = DiffusionConfig(schedule="flow", objective="flow", train_t="logit_normal")
+    gens = sample_generators(0, [3, 1, 4, 1])
+    t = sample_train_t(4, gens, dcfg=dcfg)
+    gens = sample_generators(0, [3, 1, 4, 1])
+    assert torch.equal(t, logit_normal_t(sample_train_t(4, gens), 0.0, 1.0))
