@@ -129,6 +129,17 @@ def test_inpainting_estimates_from_the_audio_outside_the_gap(cfg):
     assert abs(complete_from_audio(req, x, SR).told[0].controls.bpm - 150.0) <= 3.0
 
 
+def test_remix_keeps_the_tempo_of_its_input_unless_told(cfg):
+    from jen1.inference.estimate import complete_from_audio
+
+    x = torch.from_numpy(_clicks(120.0, 6.0))[None]
+    done = complete_from_audio(RemixRequest(0.5, "a march").resolve(cfg, x.shape), x, SR)
+    told = done.told[0]
+    assert abs(told.controls.bpm - 120.0) <= 2.4 and told.source("bpm") == "estimated"
+    given = RemixRequest(0.5, "a march at 90 BPM").resolve(cfg, x.shape)
+    assert complete_from_audio(given, x, SR).told[0].controls.bpm == 90.0
+
+
 @pytest.fixture(scope="module")
 def controls_pipe(tiny_controls_model_dir):
     from jen1.pipeline import Pipeline

@@ -1,9 +1,9 @@
-"""Controls estimated from the known audio of a continuation or an inpainting.
+"""Controls estimated from the known audio of a continuation, an inpainting or a remix.
 
 What a request does not set (explicitly or in its prompt) is measured on the audio the model
 keeps, with the project's estimators (:mod:`jen1.eval.music`: tempo from the onset envelope's
 autocorrelation, key by Krumhansl-Schmuckler), so that the new part keeps the track's tempo and
-key unless told otherwise. Meter and chords are not estimated.
+key unless told otherwise (a remix keeps its input's). Meter and chords are not estimated.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import numpy as np
 import torch
 
 from jen1.conditioning.controls import BPM_RANGE, Controls
-from jen1.request import ContinueRequest, InpaintRequest, Request
+from jen1.request import ContinueRequest, InpaintRequest, RemixRequest, Request
 
 MIN_SECONDS = 2.0  # less known audio than this gives no stable tempo or key: estimate nothing
 TAIL_SECONDS = 30.0  # a continuation's tempo and key: of the input's last 30 s (the track's now)
+REMIX_SECONDS = 60.0  # a remix's: of its input's first minute (the estimators' cost grows with it)
 
 
 def estimate_controls(wav: np.ndarray, sample_rate: int) -> Controls:
@@ -34,15 +35,18 @@ def estimate_controls(wav: np.ndarray, sample_rate: int) -> Controls:
 
 def _known_audio(req: Request, wav: torch.Tensor, sample_rate: int):
     """(B, 2, L') the audio to measure: the end of the input of a continuation (at most
-    :data:`TAIL_SECONDS`), or the audio outside an inpainting's gap."""
+    :data:`TAIL_SECONDS`), the input of a remix (at most :data:`REMIX_SECONDS`), or the audio
+    outside an inpainting's gap."""
     if isinstance(req, ContinueRequest):
         return wav[..., -round(TAIL_SECONDS * sample_rate) :]
+    if isinstance(req, RemixRequest):
+        return wav[..., : round(REMIX_SECONDS * sample_rate)]
     a, e = round(req.start * sample_rate), round(req.end * sample_rate)
     return torch.cat([wav[..., :a], wav[..., e:]], dim=-1)
 
 
 def complete_from_audio(req: Request, wav: torch.Tensor, sample_rate: int) -> Request:
-    """A resolved continuation or inpainting with its unset tempo and key estimated.
+    """A resolved continuation, inpainting or remix with its unset tempo and key estimated.
 
     Other requests, requests of a model without controls (``req.told`` None) and requests
     that set both already come back unchanged; so do requests completed before (idempotent).
@@ -51,7 +55,7 @@ def complete_from_audio(req: Request, wav: torch.Tensor, sample_rate: int) -> Re
         req: a resolved request.
         wav: (B, 2, L) the input audio.
     """
-    if not isinstance(req, (ContinueRequest, InpaintRequest)) or req.told is None:
+    if not isinstance(req, (ContinueRequest, InpaintRequest, RemixRequest)) or req.told is None:
         return req
     if all(t.controls.bpm is not None and t.controls.key is not None for t in req.told):
         return req
