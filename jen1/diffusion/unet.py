@@ -221,7 +221,8 @@ class UNet1D(nn.Module):
         *,
         text: TextContext | None = None,
     ) -> Tensor:
-        """Predict the raw diffusion target (v or eps, see :mod:`jen1.diffusion.objective`).
+        """Predict the raw diffusion target (v, eps or the flow velocity; :mod:`jen1.diffusion.
+        objective`).
 
         T is padded on the right with zeros to a multiple of :attr:`frame_multiple` and trimmed
         again: causal frames never see the padding; bidirectional ones see those (at most
