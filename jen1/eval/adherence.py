@@ -171,19 +171,13 @@ def parse_attributes(prompt: str, styles: dict[str, Sequence[str]] | None = None
     # BPM" is its middle), and it fills a key or meter the patterns above miss
     from jen1.conditioning.controls import parse_prompt
 
-    c = parse_prompt(prompt, strict=False)
-    if c.bpm is not None:
-        out["bpm"] = c.bpm
-    if "key" not in out and c.key is not None:
-        out["key"] = c.key
-        if c.mode is not None:
-            out["mode"] = c.mode
-    if c.meter is not None:
-        out["meter"] = f"{c.meter[0]}/{c.meter[1]}"
-    if c.chords is not None:
-        from jen1.conditioning.controls import format_chords
-
-        out["chords"] = format_chords(c.chords)
+    parsed = parse_prompt(prompt, strict=False).to_dict()
+    # the key the patterns above found stays, with its mode; a mode alone ("a minor-key
+    # ballad") names no key
+    if "key" in out or "key" not in parsed:
+        parsed.pop("key", None)
+        parsed.pop("mode", None)
+    out.update(parsed)
     if styles is None:
         from jen1.synth.captions import STYLE_WORDS
 
