@@ -58,10 +58,18 @@ class AutoencoderConfig:
     stft_dim: int = 512
     stft_mlp_ratio: float = 3.0
     stft_blocks: tuple[int, int] = (4, 4)
+    # arch "stft": how the decoder head gives each bin's phase. "scalar": one angle per bin
+    # (Vocos); "vector": a 2-d vector whose direction is the phase (APNet's parallel phase
+    # estimation), which has no wrap-around for the losses to get stuck on
+    stft_phase: str = "scalar"
 
     def __post_init__(self) -> None:
         if self.arch not in ("conv", "stft"):
             raise ConfigError(f"autoencoder.arch must be 'conv' or 'stft', got {self.arch!r}")
+        if self.stft_phase not in ("scalar", "vector"):
+            raise ConfigError(
+                f"autoencoder.stft_phase must be 'scalar' or 'vector', got {self.stft_phase!r}"
+            )
         if self.arch == "stft" and (self.n_fft - self.stft_hop) % 2:
             raise ConfigError("autoencoder.n_fft - autoencoder.stft_hop must be even")
 
@@ -94,6 +102,10 @@ class AutoencoderLossConfig:
     # holds the phase, which magnitude losses leave free
     complex_weight: float = 0.0
     complex_windows: tuple[int, ...] = (2048, 512, 128)
+    # arch "stft": the same compressed complex L1 between the spectrum the decoder predicts and
+    # the input's STFT at the codec's own frames, before the inverse STFT: a per-bin target for
+    # the phase head that the overlap-add does not blur
+    spectrum_weight: float = 0.0
     kl_weight: float = 1e-4
     adv_weight: float = 0.1
     feat_weight: float = 2.0

@@ -288,6 +288,24 @@ def complex_stft_distance(ref: Tensor, est: Tensor, n_fft: int = 1024) -> Tensor
     return d.abs().mean(dim=(1, 2, 3))
 
 
+def spectrum_loss(wav: Tensor, spec: Tensor, n_fft: int, hop: int) -> Tensor:
+    """Mean |C(STFT(wav)) - C(spec)| against a predicted spectrum at the codec's own frames.
+
+    Args:
+        wav: (B, A, L) target, right-padded with zeros to the spectrum's N * hop samples.
+        spec: (B A, F, N) complex spectrum (the STFT decoder's, before its inverse STFT).
+
+    Returns:
+        scalar float32.
+    """
+    from jen1.autoencoder.stft_codec import stft_same
+
+    with torch.autocast(wav.device.type, enabled=False):
+        pad = spec.shape[-1] * hop - wav.shape[-1]
+        ref = stft_same(rearrange(F.pad(wav.float(), (0, pad)), "b a l -> (b a) l"), n_fft, hop)
+        return (_compress(ref) - _compress(spec)).abs().mean()
+
+
 def to_mid_side(wav: Tensor) -> Tensor:
     """(B, 2, L) left/right -> (B, 2, L) mid (L+R)/2 and side (L-R)/2."""
     left, right = wav[:, :1], wav[:, 1:2]

@@ -47,6 +47,8 @@ class AutoencoderOutput:
         logvar: (B, C, T) posterior log-variance (clamped to [-20, 5]).
         z: (B, C, T) latent fed to the decoder (sampled and masked in training; ``mean`` in eval).
         masked: (B, T) bool, True where a latent frame was replaced by zeros (all False in eval).
+        spectrum: arch "stft" only: (B A, F, N) complex spectrum the decoder predicted, before
+            its inverse STFT (for ``ae_loss.spectrum_weight``); None for arch "conv".
     """
 
     recon: Tensor
@@ -54,6 +56,7 @@ class AutoencoderOutput:
     logvar: Tensor
     z: Tensor
     masked: Tensor
+    spectrum: Tensor | None = None
 
 
 def _layers(layers: nn.Sequential, x: Tensor) -> Tensor:
@@ -235,8 +238,15 @@ class AudioAutoencoder(nn.Module):
                 z = z.masked_fill(masked[:, None, :], 0.0)
         else:
             z = mean
-        recon = self.decode(z, length=wav.shape[-1]).to(wav.dtype)
-        return AutoencoderOutput(recon=recon, mean=mean, logvar=logvar, z=z, masked=masked)
+        spectrum = None
+        if self.cfg.arch == "stft":
+            spectrum = self.decoder.spectrum(z)
+            recon = self.decoder.synthesize(spectrum, b)[..., : wav.shape[-1]].to(wav.dtype)
+        else:
+            recon = self.decode(z, length=wav.shape[-1]).to(wav.dtype)
+        return AutoencoderOutput(
+            recon=recon, mean=mean, logvar=logvar, z=z, masked=masked, spectrum=spectrum
+        )
 
     # --- long audio ------------------------------------------------------------------------
     def _chunk_frames(

@@ -167,25 +167,32 @@ class StftDecoder(nn.Module):
         self.up = nn.Sequential(*up)
         self.frame_blocks = _blocks(cfg, cfg.stft_blocks[1])
         self.norm = _ChannelNorm(d)
-        self.head = nn.Conv1d(d, 2 * cfg.audio_channels * num_bins(cfg), 1)
+        # per bin: log-magnitude, then the phase (one angle, or a 2-d vector)
+        self.per_bin = 3 if cfg.stft_phase == "vector" else 2
+        self.head = nn.Conv1d(d, self.per_bin * cfg.audio_channels * num_bins(cfg), 1)
         # start quiet: exp(-5) per bin, so the first steps learn what sounds rather than
         # silencing a loud noise floor
         with torch.no_grad():
-            self.head.bias.view(cfg.audio_channels, 2, -1)[:, 0].fill_(-5.0)
+            self.head.bias.view(cfg.audio_channels, self.per_bin, -1)[:, 0].fill_(-5.0)
 
     def spectrum(self, z: Tensor) -> Tensor:
         """(B, C, T) -> (B A, F, N) complex64 spectrum, N = T * prod(strides)."""
         x = self.frame_blocks(self.up(self.latent_blocks(self.embed(z))))
-        h = self.head(self.norm(x)).float()  # (B, 2 A F, N)
-        h = rearrange(h, "b (a two f) n -> (b a) two f n", a=self.cfg.audio_channels, two=2)
+        h = self.head(self.norm(x)).float()  # (B, K A F, N), K = per_bin
+        h = rearrange(h, "b (a k f) n -> (b a) k f n", a=self.cfg.audio_channels, k=self.per_bin)
         mag = h[:, 0].clamp(max=_LOG_MAG_MAX).exp()
-        phase = h[:, 1]
-        return torch.polar(mag, phase)
+        if self.per_bin == 2:
+            return torch.polar(mag, h[:, 1])
+        re, im = h[:, 1], h[:, 2]
+        scale = mag * torch.rsqrt(re.square() + im.square() + 1e-12)
+        return torch.complex(re * scale, im * scale)
+
+    def synthesize(self, spec: Tensor, batch: int) -> Tensor:
+        """(B A, F, N) complex spectrum -> (B, A, N * stft_hop) float32, clipped to [-1, 1]."""
+        with torch.autocast(spec.device.type, enabled=False):
+            wav = istft_same(spec, self.cfg.n_fft, self.cfg.stft_hop)
+        return rearrange(wav, "(b a) l -> b a l", b=batch).clamp(-1.0, 1.0)
 
     def forward(self, z: Tensor) -> Tensor:
         """(B, C, T) -> (B, A, T * hop) float32, clipped to [-1, 1]."""
-        b = z.shape[0]
-        spec = self.spectrum(z)
-        with torch.autocast(z.device.type, enabled=False):
-            wav = istft_same(spec, self.cfg.n_fft, self.cfg.stft_hop)
-        return rearrange(wav, "(b a) l -> b a l", b=b).clamp(-1.0, 1.0)
+        return self.synthesize(self.spectrum(z), z.shape[0])

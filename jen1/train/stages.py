@@ -98,6 +98,7 @@ class AutoencoderStage:
             generator_adv_loss,
             kl_loss,
             reconstruction_losses,
+            spectrum_loss,
         )
 
         lc, tc = self.cfg.ae_loss, self.train_cfg
@@ -118,6 +119,13 @@ class AutoencoderStage:
             kl = kl_loss(out.mean, out.logvar)
             loss = rec["recon"] + lc.kl_weight * kl
             log = {k: v.detach() for k, v in rec.items() if k != "recon"}
+            if lc.spectrum_weight > 0 and out.spectrum is not None:
+                acfg = self.cfg.autoencoder
+                spec = lc.spectrum_weight * spectrum_loss(
+                    wav, out.spectrum, acfg.n_fft, acfg.stft_hop
+                )
+                loss = loss + spec
+                log["spectrum"] = spec.detach()
             log["kl"] = kl.detach()
             if use_adv:
                 fake = disc(out.recon)

@@ -9,23 +9,25 @@ import math
 import pytest
 import torch
 
-from jen1.autoencoder.losses import kl_loss, reconstruction_losses
+from jen1.autoencoder.losses import kl_loss, reconstruction_losses, si_sdr, spectrum_loss
 from jen1.autoencoder.model import AudioAutoencoder, AutoencoderOutput
 from jen1.config import load_config
 
 
 def tiny_ae_config(arch: str):
-    """The tiny autoencoder config, or its STFT twin with the same hop (128) and rate."""
+    """The tiny autoencoder config, or its STFT twin with the same hop (128) and rate
+    ("stft-vector": with the vector phase head)."""
     cfg = load_config("tiny").autoencoder
-    if arch == "stft":
+    if arch.startswith("stft"):
         cfg = dataclasses.replace(
             cfg, arch="stft", strides=(2,), stft_hop=64, n_fft=256, stft_dim=32,
             stft_mlp_ratio=2.0, stft_blocks=(1, 1),
+            stft_phase="vector" if arch == "stft-vector" else "scalar",
         )
     return cfg
 
 
-@pytest.fixture(params=["conv", "stft"])
+@pytest.fixture(params=["conv", "stft", "stft-vector"])
 def ae(request) -> AudioAutoencoder:
     torch.manual_seed(0)
     return AudioAutoencoder(tiny_ae_config(request.param)).eval()
@@ -194,3 +196,35 @@ def test_tiny_autoencoder_overfits_one_clip(arch):
         opt.step()
         hist.append(loss.item())
     assert sum(hist[-5:]) / 5 < 0.4 * hist[0], hist
+
+
+def test_vector_phase_head_learns_the_waveform_phase_when_complex_terms_lead():
+    """With the magnitude terms off, the complex-STFT and spectrum terms teach the phase: a tiny
+    autoencoder with the vector phase head overfits two sines to SI-SDR > 10 dB in 120 steps
+    (measured: 26 dB; the scalar head: -19 dB at 120 steps, 15 dB at 300; either head with
+    every magnitude term at weight 1: below -38 dB at 300 steps)."""
+    cfg = load_config("tiny")
+    lc = dataclasses.replace(
+        cfg.ae_loss, stft_weight=0.0, mel_weight=0.0, mid_side_weight=0.0, complex_weight=1.0,
+        spectrum_weight=1.0,
+    )
+    torch.manual_seed(0)
+    acfg = tiny_ae_config("stft-vector")
+    ae = AudioAutoencoder(acfg).train()
+    t = torch.arange(8192) / 48000
+    wav = torch.stack(
+        [0.5 * torch.sin(2 * math.pi * 440 * t), 0.3 * torch.sin(2 * math.pi * 660 * t + 1)]
+    )[None]
+    opt = torch.optim.Adam(ae.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(120):
+        out = ae(wav, generator=g)
+        loss = reconstruction_losses(wav, out.recon, lc)["recon"]
+        loss = loss + lc.kl_weight * kl_loss(out.mean, out.logvar)
+        loss = loss + spectrum_loss(wav, out.spectrum, acfg.n_fft, acfg.stft_hop)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        recon = ae.eval()(wav).recon
+    assert si_sdr(wav, recon).item() > 10.0

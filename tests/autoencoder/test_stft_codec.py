@@ -31,3 +31,50 @@ def test_complex_distance_sees_phase_that_magnitudes_miss():
     cplx_shift = complex_stft_distance(ref, shifted, 1024)
     assert cplx_shift > 0.5 * complex_stft_distance(ref, other, 1024)
     assert complex_stft_distance(ref, ref, 1024) == 0
+
+
+def _decoder(phase: str):
+    import dataclasses
+
+    from jen1.autoencoder.stft_codec import StftDecoder
+    from jen1.config import load_config
+
+    cfg = dataclasses.replace(
+        load_config("tiny").autoencoder, arch="stft", strides=(2,), stft_hop=64, n_fft=256,
+        stft_dim=32, stft_mlp_ratio=2.0, stft_blocks=(1, 1), stft_phase=phase,
+    )
+    return StftDecoder(cfg).eval()
+
+
+def test_vector_phase_head_takes_the_phase_from_a_direction_and_the_magnitude_apart():
+    dec = _decoder("vector")
+    with torch.no_grad():
+        dec.head.weight.zero_()
+        bias = dec.head.bias.view(2, 3, -1)  # (audio channels, log-mag/re/im, bins)
+        bias[:, 0] = torch.log(torch.tensor(0.5))
+        bias[:, 1] = -3.0  # the vector (-3, 3): phase 3 pi / 4, whatever its length
+        bias[:, 2] = 3.0
+    spec = dec.spectrum(torch.randn(1, dec.cfg.latent_dim, 4))
+    assert spec.shape == (2, 129, 8) and spec.is_complex()
+    torch.testing.assert_close(spec.abs(), torch.full((2, 129, 8), 0.5))
+    torch.testing.assert_close(spec.angle(), torch.full((2, 129, 8), 3 * torch.pi / 4))
+    assert dec(torch.randn(3, dec.cfg.latent_dim, 4)).shape == (3, 2, 8 * 64)
+
+
+def test_scalar_phase_head_is_kept_for_existing_checkpoints():
+    dec = _decoder("scalar")
+    assert dec.head.out_channels == 2 * 2 * 129  # (log-mag, angle) per bin and channel
+    assert _decoder("vector").head.out_channels == 3 * 2 * 129
+
+
+def test_spectrum_loss_is_zero_for_the_exact_spectrum_and_sees_phase():
+    from jen1.autoencoder.losses import spectrum_loss
+
+    g = torch.Generator().manual_seed(0)
+    wav = 0.1 * torch.randn(2, 2, 64 * 40, generator=g)
+    exact = stft_same(wav.reshape(4, -1), 256, 64)
+    assert spectrum_loss(wav, exact, 256, 64) < 1e-6
+    turned = exact * torch.exp(1j * torch.rand(exact.shape, generator=g) * 6.28)
+    assert spectrum_loss(wav, turned, 256, 64) > 0.3 * spectrum_loss(wav, torch.zeros_like(exact), 256, 64)
+    # a shorter waveform is padded to the spectrum's frames
+    assert spectrum_loss(wav[..., :-10], exact, 256, 64) < 0.01
