@@ -49,7 +49,11 @@ def stft_same(wav: Tensor, n_fft: int, hop: int) -> Tensor:
     pad = (n_fft - hop) // 2
     x = F.pad(wav.float(), (pad, pad))
     return torch.stft(
-        x, n_fft, hop_length=hop, window=_window(n_fft).to(x.device), center=False,
+        x,
+        n_fft,
+        hop_length=hop,
+        window=_window(n_fft).to(x.device),
+        center=False,
         return_complex=True,
     )
 
@@ -70,8 +74,10 @@ def istft_same(spec: Tensor, n_fft: int, hop: int) -> Tensor:
     size = (n - 1) * hop + n_fft
     y = F.fold(frames, output_size=(1, size), kernel_size=(1, n_fft), stride=(1, hop))
     env = F.fold(
-        win.square()[None, :, None].expand(1, n_fft, n), output_size=(1, size),
-        kernel_size=(1, n_fft), stride=(1, hop),
+        win.square()[None, :, None].expand(1, n_fft, n),
+        output_size=(1, size),
+        kernel_size=(1, n_fft),
+        stride=(1, hop),
     )
     y, env = y[:, 0, 0, pad : size - pad], env[:, 0, 0, pad : size - pad]
     return y / env.clamp_min(1e-11)

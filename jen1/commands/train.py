@@ -89,6 +89,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="torch.compile the trained network (a faster step, but compiling takes minutes: "
         "worth it for long runs only)",
     )
+    g = p.add_argument_group(
+        "evaluation during training (diffusion)",
+        "every N steps the EMA U-Net generates clips for the first prompts of a file and their "
+        "FAD-musicnn against a reference set goes into the logs as eval_fad",
+    )
+    g.add_argument("--eval-every", type=positive_int, default=None, metavar="N")
+    g.add_argument("--eval-prompts", type=Path, default=None, help="a prompts file")
+    g.add_argument(
+        "--eval-reference",
+        type=Path,
+        default=None,
+        help="a corpus directory (its test split) or a folder of audio files",
+    )
+    g.add_argument("--eval-n", type=positive_int, default=24, help="clips per evaluation")
+    g.add_argument("--eval-seconds", type=float, default=10.0)
+    g.add_argument(
+        "--eval-steps", type=positive_int, default=None, help="default: the model's steps"
+    )
     p.add_argument(
         "--set",
         dest="overrides",
@@ -149,12 +167,41 @@ def _lora_settings(args: argparse.Namespace) -> tuple[object | None, Path | None
     return spec, init
 
 
+def _probe(args: argparse.Namespace) -> object | None:
+    """The in-training evaluation the flags ask for (checked now, before any training)."""
+    from jen1.errors import Jen1Error
+    from jen1.train.probe import GenerationProbe, ProbeConfig
+
+    given = args.eval_prompts is not None or args.eval_reference is not None
+    if args.eval_every is None:
+        if given:
+            raise Jen1Error("--eval-prompts and --eval-reference need --eval-every N")
+        return None
+    if args.stage != "diffusion":
+        raise Jen1Error("--eval-every applies to 'jen1 train diffusion' only")
+    if args.eval_prompts is None or args.eval_reference is None:
+        raise Jen1Error("--eval-every needs --eval-prompts FILE and --eval-reference DIR")
+    probe = ProbeConfig(
+        every=args.eval_every,
+        prompts=args.eval_prompts,
+        reference=args.eval_reference,
+        n=args.eval_n,
+        seconds=args.eval_seconds,
+        steps=args.eval_steps,
+    )
+    return GenerationProbe(probe, args.out)  # reads the prompts and lists the reference now
+
+
 def run_train(args: argparse.Namespace) -> int:
     from jen1.config import load_config
+    from jen1.errors import Jen1Error
     from jen1.train.loop import RunOptions, train
     from jen1.train.stages import STAGES, LoRADiffusionStage
 
     spec, init = _lora_settings(args)
+    probe = _probe(args)  # its flags are checked before anything is loaded
+    if probe is not None and spec is not None:
+        raise Jen1Error("--eval-every is not available with --lora")
     config = args.config or (str(init) if spec is not None else "small")
     cfg = load_config(config, args.overrides)
     if args.resume:
@@ -170,6 +217,8 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         kwargs = {"init": init} if init is not None else {}
         stage = STAGES[args.stage](cfg, args.data, **kwargs)
+    if probe is not None:
+        stage.probe = probe
     args.out.mkdir(parents=True, exist_ok=True)
     devices: int | str = int(args.devices) if str(args.devices).isdigit() else args.devices
     opts = RunOptions(

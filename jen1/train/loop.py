@@ -60,6 +60,9 @@ class Stage(Protocol):
         """Keep what the run's export needs beside its checkpoints (called once, on rank 0)."""
         ...
 
+    # Optional: ``eval_every`` (int) and ``evaluate(ema_modules, run_dir) -> {name: float}``, an
+    # evaluation of the EMA weights the loop runs every ``eval_every`` steps on rank 0 and logs
+    # as ``eval_<name>`` (the diffusion stage's in-training FAD, :mod:`jen1.train.probe`).
     # Optional: ``checkpoint_modules() -> dict[str, nn.Module]``, the modules a checkpoint holds
     # and ``ema_names`` name, when they are not the trained ``modules`` (a LoRA run: the
     # adapters alone, not the frozen U-Net they sit in). See :func:`checkpoint_modules`.
@@ -336,6 +339,9 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
                 break
             if step % tc.ckpt_every == 0 and step < max_steps:
                 last_saved = _save(fabric, stage, ema, schedulers, step, run_dir, tc.keep_last)
+            every = getattr(stage, "eval_every", 0)
+            if every and step % every == 0:
+                _evaluate(fabric, stage, ema, step, run_dir)
         last_saved = _save(fabric, stage, ema, schedulers, step, run_dir, tc.keep_last)
     finally:
         stop.restore()
@@ -351,6 +357,15 @@ def train(stage: Stage, opts: RunOptions) -> dict[str, Any]:
         "rank": rank,
         "world_size": world,
     }
+
+
+def _evaluate(fabric: Any, stage: Any, ema: dict[str, EMA], step: int, run_dir: Path) -> None:
+    """The stage's in-training evaluation of its EMA weights, on rank 0, into the logs."""
+    if fabric.global_rank == 0:
+        res = stage.evaluate({n: e.shadow for n, e in ema.items()}, run_dir)
+        fabric.log_dict({f"eval_{k}": v for k, v in res.items()}, step=step)
+        print(f"step {step}: eval " + ", ".join(f"{k} {v:.4g}" for k, v in res.items()), flush=True)
+    fabric.barrier()
 
 
 def checkpoint_modules(stage: Stage) -> dict[str, nn.Module]:

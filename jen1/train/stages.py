@@ -196,6 +196,30 @@ class DiffusionStage:
             self._check_init(cfg)
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.probe: Any = None  # a jen1.train.probe.GenerationProbe, run every probe.cfg.every
+        self._probe_parts: tuple[Any, ...] | None = None
+
+    @property
+    def eval_every(self) -> int:
+        """Steps between in-training evaluations (0: none)."""
+        return self.probe.cfg.every if self.probe is not None else 0
+
+    def evaluate(self, ema_modules: dict[str, nn.Module], run_dir: Path) -> dict[str, float]:
+        """FAD of clips the EMA U-Net generates (:mod:`jen1.train.probe`) -> {"fad", "seconds"}.
+
+        The autoencoder is the run's own (``prepare_run_dir``), so its latent normaliser is the
+        one the U-Net trains in; the text encoder is the one the cache was encoded with.
+        """
+        if self._probe_parts is None:
+            from jen1.conditioning.text import load_text_encoder
+            from jen1.models import load_autoencoder
+            from jen1.train.export import RUN_AUTOENCODER
+
+            device = next(ema_modules["unet"].parameters()).device
+            _, ae = load_autoencoder(Path(run_dir) / RUN_AUTOENCODER, device)
+            self._probe_parts = (ae, load_text_encoder(self.cfg.text, device))
+        ae, text = self._probe_parts
+        return self.probe(self.cfg, ae, ema_modules["unet"], text)
 
     def _check_init(self, cfg: Jen1Config) -> None:
         """Load the model to fine-tune; it must fit the config and the cache's latents."""

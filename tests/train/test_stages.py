@@ -50,7 +50,9 @@ def test_train_both_stages_and_generate(tmp_path):
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert sum(summary["clips"].values()) == 6
     dif_run, model = tmp_path / "dif-run", tmp_path / "model"
-    jen1(
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a jazz trio\nsolo piano\n")
+    r = jen1(
         "train",
         "diffusion",
         "--config",
@@ -62,9 +64,18 @@ def test_train_both_stages_and_generate(tmp_path):
         "--max-steps",
         3,
         "--no-progress",
+        # the in-training evaluation: FAD of 2 generated clips against the corpus' test split
+        *("--eval-every", 2, "--eval-prompts", prompts, "--eval-reference", data / "audio"),
+        *("--eval-n", 2, "--eval-seconds", 1.0, "--eval-steps", 2),
     )
-    csv_text = next((dif_run / "logs").glob("version_*/metrics.csv")).read_text()
-    assert "loss" in csv_text
+    assert "step 2: eval fad" in r.stdout
+    import csv
+
+    rows = list(csv.DictReader(next((dif_run / "logs").glob("version_*/metrics.csv")).open()))
+    assert any(row.get("loss") for row in rows)
+    fads = [(int(row["step"]), float(row["eval_fad"])) for row in rows if row.get("eval_fad")]
+    assert len(fads) == 1 and fads[0][0] == 2 and np.isfinite(fads[0][1]) and fads[0][1] > 0
+    assert (dif_run / "eval_reference.npz").exists()  # embedded once, reused on resume
     jen1("export", dif_run, model, "--dtype", "bfloat16")
     out = tmp_path / "out.wav"
     jen1("generate", "a jazz trio", "--seconds", 1.0, "--model", model, "-o", out, "--seed", 0)
