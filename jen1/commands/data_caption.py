@@ -26,14 +26,36 @@ def register(data_sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="caption files that already have a caption (sidecar .txt and CSV files are kept)",
     )
+    c.add_argument(
+        "--enrich",
+        action="store_true",
+        help="DIR is a corpus (jen1 data prepare/real): keep each caption and add what the "
+        "tagger hears (instruments, tempo, confident key), the estimates becoming control "
+        "labels (attributes.estimated); rows with labels of their own are left alone",
+    )
     c.add_argument("--seed", type=int, default=0, help="wording seed")
     c.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     c.set_defaults(func=run_caption)
 
 
 def run_caption(args: argparse.Namespace) -> int:
-    from jen1.data.caption_folder import caption_folder
+    from jen1.data.caption_folder import caption_folder, enrich_corpus
 
+    if args.enrich:
+        from jen1.errors import Jen1Error
+
+        if args.out is not None or args.overwrite:
+            raise Jen1Error(
+                "--enrich rewrites DIR/metadata.jsonl: --out and --overwrite do not apply"
+            )
+        s = enrich_corpus(args.src_dir, seed=args.seed, progress=args.progress)
+        print(
+            f"{s.out}: enriched {s.captioned} of {s.files_found} rows, left {s.kept_existing} "
+            f"(own labels or done before), {len(s.failed)} failed; {s.wall_seconds:.1f} s"
+        )
+        for path, reason in s.failed:
+            print(f"skipped {path}: {reason}")
+        return 1 if s.failed and not s.captioned else 0
     s = caption_folder(
         args.src_dir, args.out, overwrite=args.overwrite, seed=args.seed, progress=args.progress
     )

@@ -333,3 +333,34 @@ def compose_caption(
     else:
         text = f"This {adj} {style} {noun} {with_phrase} {bpm_phrase} {key_phrase}"
     return _tidy(text + extra + ("" if t == 3 else "."))
+
+
+def detail_phrase(attrs: dict[str, Any], rng: np.random.Generator) -> str:
+    """What :func:`analyse` heard, as a phrase to add to a caption that names the style:
+    instruments, tempo and (when confident) key, e.g. "with strings and piano, at 92 BPM in
+    D minor"; empty when nothing is worth saying."""
+    from jen1.synth.captions import _join, _tidy
+
+    instr = [_pick(rng, _TAG_WORDS.get(t, (t,))) for t in attrs.get("instruments", [])]
+    instr = list(dict.fromkeys(instr))
+    parts = []
+    if instr:
+        parts.append(f"{_pick(rng, ('with', 'featuring', 'driven by'))} {_join(instr)}")
+    bpm = attrs.get("bpm")
+    tempo = ""
+    if bpm:
+        tempo = _pick(rng, (f"at {round(bpm)} BPM", f"around {round(bpm)} bpm"))
+    if attrs.get("key") and attrs.get("key_correlation", 0.0) >= KEY_MIN_CORRELATION:
+        tempo = f"{tempo} in {attrs['key']} {attrs['mode']}".strip()
+    if tempo:
+        parts.append(tempo)
+    return _tidy(", ".join(parts)) if parts else ""
+
+
+def estimated_controls(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The musical controls :func:`analyse` can vouch for, for ``attributes.estimated``: the
+    tempo, and the key and mode only when the key profile fits well enough to be said."""
+    out: dict[str, Any] = {"bpm": attrs["bpm"]}
+    if attrs.get("key_correlation", 0.0) >= KEY_MIN_CORRELATION:
+        out.update(key=attrs["key"], mode=attrs["mode"])
+    return out

@@ -224,3 +224,77 @@ def caption_folder(
             _write(out, lines)
     summary.wall_seconds = time.perf_counter() - t0
     return summary
+
+
+def enrich_corpus(
+    corpus_dir: Path, *, seed: int = 0, progress: bool = True, tagger: Any = None
+) -> CaptionSummary:
+    """Add what the tagger hears to the captions of a corpus (``jen1 data caption --enrich``).
+
+    Every row of ``corpus_dir/metadata.jsonl`` with a caption and no labels of its own (no
+    ``attributes.bpm``, as the synthetic corpus has) and not enriched yet keeps its caption
+    (the real-music corpus': the package's style and the track's name) with a phrase added:
+    the instruments, tempo and confident key :func:`jen1.data.autocaption.analyse` finds in the
+    clip. The estimates go to ``attributes.estimated`` (tempo; key and mode when confident),
+    which ``jen1 data encode`` turns into control labels, and the tagger's top tags to
+    ``attributes.tags``. Saved every few rows; a re-run goes on where it stopped.
+
+    Raises:
+        Jen1Error: no ``metadata.jsonl`` in ``corpus_dir``.
+    """
+    from tqdm import tqdm
+
+    from jen1.data.autocaption import detail_phrase, estimated_controls
+
+    t0 = time.perf_counter()
+    corpus_dir = Path(corpus_dir)
+    out = corpus_dir / METADATA
+    if not out.is_file():
+        raise Jen1Error(f"no {METADATA} in {corpus_dir}: --enrich needs a corpus directory")
+    lines = out.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) if line.strip() else None for line in lines]
+    todo = [
+        i
+        for i, r in enumerate(rows)
+        if r
+        and r.get("caption")
+        and r.get("attributes", {}).get("bpm") is None
+        and "estimated" not in r.get("attributes", {})
+    ]
+    summary = CaptionSummary(out, files_found=sum(r is not None for r in rows))
+    summary.kept_existing = summary.files_found - len(todo)
+    if not todo:
+        summary.wall_seconds = time.perf_counter() - t0
+        return summary
+    if tagger is None:
+        from jen1.eval.musicnn import MusicnnMTT
+
+        tagger = MusicnnMTT.from_package()
+    unsaved = 0
+    try:
+        for i in tqdm(todo, disable=not progress, unit="clip", desc="enrich captions"):
+            row = rows[i]
+            try:
+                wav, _ = load_excerpt(corpus_dir / row["path"])
+                attrs = analyse(wav, tagger, SAMPLE_RATE, max_seconds=MAX_SECONDS)
+            except Exception as e:  # noqa: BLE001 - an unreadable clip is reported and skipped
+                summary.failed.append((row["path"], f"{type(e).__name__}: {e}"))
+                continue
+            detail = detail_phrase(attrs, rng_for(row["path"], seed))
+            if detail:
+                row["caption"] = f"{row['caption'].rstrip(' .')}, {detail}"
+            row.setdefault("attributes", {})
+            row["attributes"]["estimated"] = estimated_controls(attrs)
+            row["attributes"]["tags"] = attrs["tags"]
+            row["attributes"]["instruments_heard"] = attrs["instruments"]
+            lines[i] = json.dumps(row, ensure_ascii=False)
+            summary.captioned += 1
+            unsaved += 1
+            if unsaved >= _SAVE_EVERY:
+                _write(out, lines)
+                unsaved = 0
+    finally:  # an interrupted run keeps the rows it finished
+        if unsaved:
+            _write(out, lines)
+    summary.wall_seconds = time.perf_counter() - t0
+    return summary

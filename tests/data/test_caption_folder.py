@@ -219,3 +219,45 @@ def test_an_interrupted_run_keeps_what_it_finished(tmp_path, tagger):
     assert [json.loads(r)["path"] for r in rows] == ["a.wav"]
     s = caption_folder(tmp_path, progress=False, tagger=tagger)  # the re-run goes on
     assert (s.captioned, s.kept_existing) == (2, 1)
+
+
+def test_enrich_adds_what_is_heard_to_a_corpus_without_labels(corpus, tagger, tmp_path):
+    """A real-music-like corpus: captions that name the style only, no tempo labels. --enrich
+    keeps each caption, adds the tempo it hears (close to the truth) and stores the estimates
+    where `jen1 data encode` takes control labels from; a row with labels is left alone."""
+    import shutil
+
+    from jen1.data.caption_folder import enrich_corpus
+    from jen1.data.control_labels import record_controls
+
+    dst = tmp_path / "corpus"
+    shutil.copytree(corpus, dst)
+    rows = read_metadata(dst / "metadata.jsonl")
+    truth = {r["path"]: r["attributes"]["bpm"] for r in rows}
+    for r in rows[:2]:  # strip the labels: like the real-music corpus
+        r["caption"] = "sci-fi orchestral soundtrack, menu theme"
+        r["attributes"] = {"package": "p", "real": True}
+    (dst / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kept = (dst / "metadata.jsonl").read_text().splitlines()[2]
+
+    s = enrich_corpus(dst, progress=False, tagger=tagger)
+    assert (s.captioned, s.kept_existing, s.failed) == (2, 1, [])
+    lines = (dst / "metadata.jsonl").read_text().splitlines()
+    assert lines[2] == kept
+    for line in lines[:2]:
+        row = json.loads(line)
+        est = row["attributes"]["estimated"]
+        assert abs(est["bpm"] - truth[row["path"]]) <= 0.08 * truth[row["path"]]
+        assert row["caption"].startswith("sci-fi orchestral soundtrack, menu theme, ")
+        assert str(round(est["bpm"])) in row["caption"]
+        assert record_controls(row)["bpm"] == est["bpm"]  # what the latent cache will carry
+        assert row["attributes"]["tags"] and row["attributes"]["package"] == "p"
+    again = enrich_corpus(dst, progress=False, tagger=tagger)  # done rows are not redone
+    assert again.captioned == 0 and (dst / "metadata.jsonl").read_text().splitlines() == lines
+
+
+def test_enrich_cli_refuses_out_and_a_folder_without_metadata(tmp_path, capsys):
+    assert main(["data", "caption", str(tmp_path), "--enrich"]) != 0
+    assert "no metadata.jsonl" in capsys.readouterr().err
+    assert main(["data", "caption", str(tmp_path), "--enrich", "--out", "x.jsonl"]) != 0
+    assert "--out and --overwrite do not apply" in capsys.readouterr().err
