@@ -130,8 +130,11 @@ def load_model_dir(
     return config, state
 
 
-def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    """``module.load_state_dict(state, strict=True)`` with a readable, one-line error."""
+def load_state_strict(
+    module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, *, assign: bool = False
+) -> None:
+    """``module.load_state_dict(state, strict=True, assign=assign)`` with a readable, one-line
+    error (``assign``: the tensors of ``state`` become the module's, as for a meta module)."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -149,7 +152,7 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], w
             f"{what} weights do not match the model: {k} has shape {tuple(state[k].shape)}, "
             f"expected {tuple(own[k].shape)} ({len(bad)} mismatched)"
         )
-    module.load_state_dict(state, strict=True)
+    module.load_state_dict(state, strict=True, assign=assign)
 
 
 def _short(keys: list[str], n: int = 5) -> str:

@@ -64,7 +64,22 @@ def load_components(
     from jen1.checkpoint import load_model_dir
 
     cfg, state = load_model_dir(model_dir, components)
-    return cfg, {c: load_weights(build_component(c, cfg), state[c], c) for c in components}
+    return cfg, {c: build_loaded(c, cfg, state[c]) for c in components}
+
+
+def build_loaded(name: str, cfg: Jen1Config, state: dict[str, torch.Tensor]) -> nn.Module:
+    """``build_component`` then a strict load of ``state``, without the random initialisation:
+    the module is built on the meta device and the loaded tensors become its parameters (a
+    module with buffers its state dict does not hold is built and initialised as usual)."""
+    with torch.device("meta"):
+        module = build_component(name, cfg)
+    saved = set(module.state_dict())
+    if any(n not in saved for n, _ in module.named_buffers()):
+        return load_weights(build_component(name, cfg), state, name)
+    from jen1.checkpoint import load_state_strict
+
+    load_state_strict(module, state, name, assign=True)
+    return module
 
 
 def load_autoencoder(
