@@ -115,6 +115,21 @@ def clip_metrics(ref: torch.Tensor, est: torch.Tensor) -> dict[str, float]:
     return out
 
 
+@torch.no_grad()
+def posterior_snr_db(ae: torch.nn.Module, wav: torch.Tensor) -> np.ndarray:
+    """Per latent channel: how far the posterior mean moves over time against the posterior
+    noise, 10 log10(var_t(mean) / mean_t(var)), in dB. (1, 2, L) -> (C,).
+
+    A channel below 0 dB carries less signal than the noise the decoder was trained to see in
+    it: a latent whose channels mostly sit there has collapsed towards the prior (the KL term
+    winning over the reconstruction).
+    """
+    mean, logvar = ae.encode_dist(wav)
+    signal = mean.float().var(dim=-1)[0]
+    noise = logvar.float().exp().mean(dim=-1)[0]
+    return (10 * torch.log10(signal.clamp_min(1e-12) / noise.clamp_min(1e-12))).numpy()
+
+
 def _mean(clips: list[dict[str, Any]]) -> dict[str, float]:
     """Means over clips; the high-frequency ratio's median (one bright clip over a dark
     original would otherwise decide the row)."""
@@ -159,6 +174,7 @@ def evaluate_autoencoder(
     refs: dict[str, list[dict[str, Any]]] = {f"opus {k:g}": [] for k in opus}
     audio_s, wall = 0.0, 0.0
     first = None
+    snr: list[np.ndarray] = []  # per clip: (C,) posterior SNR in dB
     for f in tqdm(files, desc="eval autoencoder", unit="clip", disable=not progress):
         wav = torch.from_numpy(load_audio(f))
         if seconds:
@@ -169,6 +185,7 @@ def evaluate_autoencoder(
         wall += time.perf_counter() - t0
         audio_s += wav.shape[-1] / cfg.autoencoder.sample_rate
         m = clip_metrics(wav, est)
+        snr.append(posterior_snr_db(ae, wav))
         m["file"] = str(f)
         per_clip.append(m)
         for k in opus:
@@ -184,6 +201,11 @@ def evaluate_autoencoder(
         "x_realtime_encode_decode": audio_s / max(wall, 1e-9),
         "mean": rows["model"],
         "rows": rows,
+        "latent": {
+            "posterior_snr_db_median": float(np.median(np.stack(snr))),
+            "channels_above_0db": float((np.stack(snr).mean(0) > 0).mean()),
+            "channels": int(snr[0].shape[0]),
+        },
         "per_clip": per_clip,
     }
     if png is not None and first is not None:
@@ -236,6 +258,12 @@ def format_table(result: dict[str, Any]) -> str:
             f"{name:<12} {m['mel/stereo']:6.3f} {m['mrstft/stereo']:8.3f} "
             f"{m['si_sdr/stereo']:10.2f} {m['width_error']:10.3f} {m['hf_ratio']:12.2f} "
             f"{m['splice_dip_db']:14.2f}"
+        )
+    if "latent" in result:
+        lat = result["latent"]
+        rows.append(
+            f"latent: posterior SNR median {lat['posterior_snr_db_median']:.1f} dB, "
+            f"{lat['channels_above_0db']:.0%} of {lat['channels']} channels above 0 dB"
         )
     rows.append(
         f"clips {result['clips']}, {result['audio_seconds']:.0f} s of audio, encode+decode "

@@ -58,6 +58,34 @@ def test_eval_autoencoder_cli(tiny_model_dir, tmp_path):
         assert "opus 12" in r.stdout and "splice dip" in r.stdout
         assert res["rows"]["opus 24"]["mel/stereo"] < res["rows"]["opus 6"]["mel/stereo"]
     assert (tmp_path / "res.png").stat().st_size > 1000
+    lat = res["latent"]
+    assert lat["channels"] > 0 and 0 <= lat["channels_above_0db"] <= 1
+    assert np.isfinite(lat["posterior_snr_db_median"]) and "posterior SNR" in r.stdout
+
+
+def test_posterior_snr_sees_a_latent_drowned_in_its_noise():
+    from jen1.config import load_config
+    from jen1.eval.autoencoder import posterior_snr_db
+    from jen1.models import build_autoencoder
+
+    torch.manual_seed(0)
+    ae = build_autoencoder(load_config("tiny").autoencoder).eval()
+    wav = 0.3 * torch.randn(1, 2, 64 * ae.hop)
+    with torch.no_grad():
+        mean, _ = ae.encode_dist(wav)
+
+    class Fixed(torch.nn.Module):  # a posterior with the same mean and a chosen variance
+        def __init__(self, logvar):
+            super().__init__()
+            self.logvar = logvar
+
+        def encode_dist(self, w):
+            return mean, torch.full_like(mean, self.logvar)
+
+    spread = mean.var(dim=-1)[0]
+    quiet = posterior_snr_db(Fixed(float(torch.log(spread.min()) - 4.6)), wav)  # var / 100
+    loud = posterior_snr_db(Fixed(float(torch.log(spread.max()) + 4.6)), wav)  # var x 100
+    assert (quiet > 19).all() and (loud < -19).all()
 
 
 def test_width_hf_and_splice_metrics_react():
