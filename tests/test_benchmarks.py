@@ -202,3 +202,13 @@ def test_bench_lora_tiny_runs_both_fine_tunes(tiny_model_dir, tmp_path, capsys):
     assert lora["steps"] == full["steps"] == 3 and lora["step_s"] > 0 and full["peak_rss_mb"] > 0
     assert all(math.isfinite(res["fad"][k]["fad"]) for k in ("base", "lora", "full"))
     assert "| lora (lr 0.001) |" in capsys.readouterr().out
+
+
+def test_bench_ae_phase_runs_every_row(tmp_path, capsys):
+    out = tmp_path / "phase.json"
+    _load("bench_ae_phase").main(["--steps", "4", "--every", "2", "--json", str(out)])
+    res = json.loads(out.read_text())
+    heads = {(r["head"], r["magnitude_weight"]) for r in res["rows"]}
+    assert heads == {(h, w) for h in ("scalar", "vector") for w in (1.0, 0.1, 0.0)}
+    assert all(list(r["si_sdr_db"]) == ["2", "4"] for r in res["rows"])
+    assert "SI-SDR dB of the overfit" in capsys.readouterr().out
