@@ -40,6 +40,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="KBPS",
         help="Opus reference rows at these bitrates, same clips (ffmpeg); --opus alone: none",
     )
+    a.add_argument(
+        "--fad",
+        action="store_true",
+        help="also FAD-musicnn between the clips and their reconstructions (and Opus's)",
+    )
     a.set_defaults(func=run_autoencoder)
     _add_generation(which, fmt)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -77,6 +82,7 @@ def run_autoencoder(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         png=png,
         opus=tuple(args.opus),
+        fad=args.fad,
     )
     print(format_table(result))
     if args.json:

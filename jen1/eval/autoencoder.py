@@ -57,7 +57,9 @@ def hf_energy_ratio(ref: torch.Tensor, est: torch.Tensor, cutoff: float = HF_CUT
 
 
 def splice_dip_db(
-    ref: torch.Tensor, est: torch.Tensor, fade_seconds: float = SPLICE_FADE_SECONDS,
+    ref: torch.Tensor,
+    est: torch.Tensor,
+    fade_seconds: float = SPLICE_FADE_SECONDS,
     every_seconds: float = 0.5,
 ) -> float:
     """Median level dip (dB) of crossfades from the input into its reconstruction.
@@ -152,12 +154,15 @@ def evaluate_autoencoder(
     png: Path | None = None,
     progress: bool = True,
     opus: tuple[float, ...] = (),
+    fad: bool = False,
 ) -> dict[str, Any]:
     """Mean metrics over ``files`` (each cropped to ``seconds``) and speed; optional PNG.
 
     ``opus``: bitrates (kbit/s) of Opus reference rows, measured on the same clips (ffmpeg).
     The result's ``rows`` holds the mean metrics of ``"model"`` and of each ``"opus N"``;
-    ``mean`` is the model's row.
+    ``mean`` is the model's row. ``fad``: each row also gets ``fad``, the FAD-musicnn between
+    the clips and that row's reconstructions of them (musicnn patches every second, as
+    ``jen1 eval generation`` measures its reconstruction ceiling).
     """
     from tqdm import tqdm
 
@@ -169,6 +174,22 @@ def evaluate_autoencoder(
         raise Jen1Error("no audio files to evaluate")
     if opus:
         _ffmpeg()  # refuse before the model loads
+    tagger = None
+    if fad:
+        from jen1.eval.musicnn import MusicnnMTT
+
+        tagger = MusicnnMTT.from_package()  # refuse before the model loads, too
+    feats: dict[str, list[np.ndarray]] = {
+        "input": [],
+        "model": [],
+        **{f"opus {k:g}": [] for k in opus},
+    }
+
+    def embed(name: str, w: torch.Tensor) -> None:
+        if tagger is not None:
+            e = tagger.embed(w[0].numpy()[None], cfg.autoencoder.sample_rate, hop_seconds=1.0)
+            feats[name].append(e["penultimate"][0])
+
     cfg, ae = load_autoencoder(model_dir)
     per_clip: list[dict[str, Any]] = []
     refs: dict[str, list[dict[str, Any]]] = {f"opus {k:g}": [] for k in opus}
@@ -188,12 +209,21 @@ def evaluate_autoencoder(
         snr.append(posterior_snr_db(ae, wav))
         m["file"] = str(f)
         per_clip.append(m)
+        embed("input", wav)
+        embed("model", est)
         for k in opus:
             ref_est = torch.from_numpy(opus_roundtrip(wav[0].numpy(), k))[None]
             refs[f"opus {k:g}"].append(clip_metrics(wav, ref_est))
+            embed(f"opus {k:g}", ref_est)
         if first is None:
             first = (wav[0], est[0], str(f))
     rows = {"model": _mean(per_clip), **{name: _mean(c) for name, c in refs.items()}}
+    if tagger is not None:
+        from jen1.eval.fad import fad as frechet
+
+        ref_feats = np.concatenate(feats["input"], axis=0)
+        for name in rows:
+            rows[name]["fad"] = frechet(np.concatenate(feats[name], axis=0), ref_feats)
     result = {
         "model": str(model_dir),
         "clips": len(per_clip),
@@ -250,14 +280,16 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{mean[f'mel/{v}']:9.3f}"
             )
     rows.append("")
+    with_fad = "fad" in mean
     rows.append(
         "row          mel L1  MR-STFT  SI-SDR dB  width err  HF>8k (med)  splice dip dB"
+        + ("   FAD" if with_fad else "")
     )
     for name, m in result.get("rows", {"model": mean}).items():
         rows.append(
             f"{name:<12} {m['mel/stereo']:6.3f} {m['mrstft/stereo']:8.3f} "
             f"{m['si_sdr/stereo']:10.2f} {m['width_error']:10.3f} {m['hf_ratio']:12.2f} "
-            f"{m['splice_dip_db']:14.2f}"
+            f"{m['splice_dip_db']:14.2f}" + (f" {m['fad']:6.2f}" if with_fad else "")
         )
     if "latent" in result:
         lat = result["latent"]
