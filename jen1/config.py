@@ -106,6 +106,11 @@ class AutoencoderLossConfig:
     # the input's STFT at the codec's own frames, before the inverse STFT: a per-bin target for
     # the phase head that the overlap-add does not blur
     spectrum_weight: float = 0.0
+    # steps (start, end) over which the magnitude terms (MR-STFT, mel, mid/side) rise from 0 to
+    # their weights; before ``start`` they are not computed. (0, 0): full weight from step 0.
+    # Phase is learnt from the complex terms only once the magnitude terms stop drowning their
+    # gradients (benchmarks/bench_ae_phase.py): complex terms first, magnitudes after
+    magnitude_ramp: tuple[int, int] = (0, 0)
     kl_weight: float = 1e-4
     adv_weight: float = 0.1
     feat_weight: float = 2.0
@@ -116,6 +121,14 @@ class AutoencoderLossConfig:
     # Train the decoder only (the encoder, and so the latent space a diffusion model was
     # trained on, stays fixed): for improving a shipped decoder without retraining the U-Net.
     freeze_encoder: bool = False
+
+    def __post_init__(self) -> None:
+        start, end = self.magnitude_ramp
+        if not 0 <= start <= end:
+            raise ConfigError(
+                f"ae_loss.magnitude_ramp must be [start, end] with 0 <= start <= end, "
+                f"got {list(self.magnitude_ramp)}"
+            )
 
 
 @dataclass(frozen=True)

@@ -206,15 +206,31 @@ def si_sdr(ref: Tensor, est: Tensor) -> Tensor:
 # --- training losses ------------------------------------------------------------------------
 
 
+def magnitude_scale(loss_cfg: AutoencoderLossConfig, step: int) -> float:
+    """The factor on the magnitude terms' weights at ``step`` (``loss_cfg.magnitude_ramp``)."""
+    start, end = loss_cfg.magnitude_ramp
+    if step >= end:
+        return 1.0
+    if step < start:
+        return 0.0
+    return (step - start) / (end - start)
+
+
 @_fp32
 def reconstruction_losses(
-    wav: Tensor, recon: Tensor, loss_cfg: AutoencoderLossConfig, sample_rate: int = 48000
+    wav: Tensor,
+    recon: Tensor,
+    loss_cfg: AutoencoderLossConfig,
+    sample_rate: int = 48000,
+    magnitude: float = 1.0,
 ) -> dict[str, Tensor]:
     """Weighted reconstruction losses, each a scalar.
 
     Args:
         wav: (B, 2, L) target. recon: (B, 2, L) reconstruction.
         loss_cfg: weights, STFT windows and mel bins.
+        magnitude: factor on the magnitude terms' weights (:func:`magnitude_scale`); at 0 they
+            are not computed (logged as 0), which leaves a step's spectra to the complex term.
 
     Returns:
         ``{"stft": w_stft * MR-STFT, "mel": w_mel * log-mel L1, "l1": w_l1 * time L1,
@@ -227,12 +243,13 @@ def reconstruction_losses(
     mel_set = set(mel_windows(loss_cfg))
     mid_side = loss_cfg.mid_side_weight > 0 and wav.shape[1] == 2
     complex_set = set(loss_cfg.complex_windows) if loss_cfg.complex_weight > 0 else set()
+    mag_windows = loss_cfg.stft_windows if magnitude > 0 else ()
     zero = wav.new_zeros((), dtype=torch.float32)
     stft, mel, ms, cplx = zero, zero, zero, zero
-    for n_fft in dict.fromkeys(loss_cfg.stft_windows + tuple(sorted(complex_set, reverse=True))):
+    for n_fft in dict.fromkeys(mag_windows + tuple(sorted(complex_set, reverse=True))):
         spec_r, spec_e = stft_complex(wav, n_fft), stft_complex(recon, n_fft)
         mag_r, mag_e = spec_r.abs(), spec_e.abs()
-        if n_fft in loss_cfg.stft_windows:
+        if n_fft in mag_windows:
             sc, log_l1 = _stft_terms(mag_r, mag_e)
             stft = stft + (sc + log_l1).mean()
             if n_fft in mel_set:
@@ -247,13 +264,13 @@ def reconstruction_losses(
             cplx = cplx + d.abs().mean()
     l1 = (wav - recon).abs().mean()
     out: dict[str, Tensor] = {
-        "stft": loss_cfg.stft_weight * stft / len(loss_cfg.stft_windows),
-        "mel": loss_cfg.mel_weight * mel / len(mel_set),
+        "stft": magnitude * loss_cfg.stft_weight * stft / len(loss_cfg.stft_windows),
+        "mel": magnitude * loss_cfg.mel_weight * mel / len(mel_set),
         "l1": loss_cfg.l1_weight * l1,
     }
     out["recon"] = out["stft"] + out["mel"] + out["l1"]
     if mid_side:
-        out["mid_side"] = loss_cfg.mid_side_weight * ms / len(loss_cfg.stft_windows)
+        out["mid_side"] = magnitude * loss_cfg.mid_side_weight * ms / len(loss_cfg.stft_windows)
         out["recon"] = out["recon"] + out["mid_side"]
     if complex_set:
         out["complex"] = loss_cfg.complex_weight * cplx / len(loss_cfg.complex_windows)

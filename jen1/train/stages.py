@@ -97,6 +97,7 @@ class AutoencoderStage:
             feature_matching_loss,
             generator_adv_loss,
             kl_loss,
+            magnitude_scale,
             reconstruction_losses,
             spectrum_loss,
         )
@@ -115,7 +116,9 @@ class AutoencoderStage:
             wav = mb["wav"].to(fabric.device)
             gens = sample_generators(tc.seed, mb["sample_id"], salt=11, device=wav.device)
             out = ae(wav, generator=gens)
-            rec = reconstruction_losses(wav, out.recon, lc)
+            rec = reconstruction_losses(
+                wav, out.recon, lc, magnitude=magnitude_scale(lc, step)
+            )
             kl = kl_loss(out.mean, out.logvar)
             loss = rec["recon"] + lc.kl_weight * kl
             log = {k: v.detach() for k, v in rec.items() if k != "recon"}

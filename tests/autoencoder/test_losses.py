@@ -137,3 +137,23 @@ def test_shared_spectra_give_the_terms_of_the_separate_distances():
     torch.testing.assert_close(out["stft"], lc.stft_weight * stft)
     mel = L.mel_distance(a, b, n_mels=lc.mel_bins, windows=L.mel_windows(lc)).mean()
     torch.testing.assert_close(out["mel"], lc.mel_weight * mel)
+
+
+def test_magnitude_ramp_scales_the_magnitude_terms_and_skips_them_at_zero():
+    import dataclasses
+
+    lc = dataclasses.replace(load_config("small-v2").ae_loss, magnitude_ramp=(100, 300))
+    assert [L.magnitude_scale(lc, s) for s in (0, 99, 100, 200, 300, 10**6)] == [
+        0.0, 0.0, 0.0, 0.5, 1.0, 1.0,
+    ]  # fmt: skip
+    assert L.magnitude_scale(load_config("small-v2").ae_loss, 0) == 1.0  # (0, 0): always full
+    a, b = _pair(length=9600)
+    full = L.reconstruction_losses(a, b, lc)
+    half = L.reconstruction_losses(a, b, lc, magnitude=0.5)
+    off = L.reconstruction_losses(a, b, lc, magnitude=0.0)
+    for k in ("stft", "mel", "mid_side"):
+        torch.testing.assert_close(half[k], 0.5 * full[k])
+        assert off[k] == 0
+    for k in ("complex", "l1"):  # untouched by the ramp
+        torch.testing.assert_close(off[k], full[k])
+    torch.testing.assert_close(off["recon"], full["complex"] + full["l1"])
