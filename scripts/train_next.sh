@@ -1,35 +1,63 @@
 #!/usr/bin/env bash
-# The recipe of the next default model (v1.0, in progress): the real-music and synthetic corpora
-# and the STFT autoencoder (`small-v2`: 64 channels at 50 Hz). The U-Net stage follows when the
-# autoencoder meets its targets. Every stage checkpoints and resumes: re-run to continue.
-# Usage: bash scripts/train_next.sh [WORK_DIR] [AE_STEPS]
+# The recipe of the next default model (v1.0, in progress): the real-music and synthetic corpora,
+# the STFT autoencoder (`small-v2`: 64 channels at 50 Hz, phase learnt first), then a U-Net with
+# musical controls and rectified flow on its latents. Every stage checkpoints and resumes, and
+# every data step skips finished work: re-run the script to continue where it stopped.
+# Usage: bash scripts/train_next.sh [WORK_DIR] [AE_STEPS] [UNET_STEPS]
 set -euo pipefail
 work=${1:-runs/next}
 ae_steps=${2:-100000}
+unet_steps=${3:-100000}
 mkdir -p "$work"
 kits=(--drum-kit /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
       --drum-kit /usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2)
 
-# 1. real music: the cleared Debian packages (about 29 h; 5.5 GB of .deb files, needs apt-get)
-jen1 data real "$work/real" --cache "$work/debs" --sources "$work/real-sources"
+# 1. real music: the cleared Debian packages (about 29 h; 5.5 GB of .deb files, needs apt-get),
+#    then what the tagger hears added to each clip's caption (instruments, tempo, a confident
+#    key), the estimates becoming its control labels
+[ -f "$work/real/metadata.jsonl" ] ||  # a re-run would rewrite it, enrichment lost
+  jen1 data real "$work/real" --cache "$work/debs" --sources "$work/real-sources"
+jen1 data caption "$work/real" --enrich
 
-# 2. synthetic music: v0.4's corpus (seed 0), and one with real drum kits and varied mixes
+# 2. synthetic music: v0.4's corpus (seed 0), one with real drum kits and varied mixes, and the
+#    labelled 10,000-clip corpus (about 28 h: exact tempo, key, meter, beats and chords)
 jen1 data synth "$work/synth0" --clips 1000 --seed 0
 jen1 data synth "$work/synth1" --clips 1000 --seed 1 "${kits[@]}" --vary-mix
+jen1 data synth "$work/synth-v1" --clips 10000 --seed 2 "${kits[@]}" --vary-mix
 
 # 3. one folder for the autoencoder: real train clips once, synthetic ones twice
 #    (about 23 h real against 2 x 5 h synthetic of what training draws)
-jen1 data mix "$work/ae-data" "$work/real" "$work/synth0:2" "$work/synth1:2"
+[ -f "$work/ae-data/metadata.jsonl" ] ||
+  jen1 data mix "$work/ae-data" "$work/real" "$work/synth0:2" "$work/synth1:2"
 
-# 4. the autoencoder: reconstruction and complex-STFT losses first (the discriminator joins at
-#    step 30000), float32 on CPUs without native bf16 (precision auto)
+# 4. the autoencoder (small-v2): complex-STFT and predicted-spectrum terms alone for 1000 steps,
+#    so that the phase is learnt, then the magnitude terms rise to their weights by step 3000;
+#    the discriminator joins at step 30000. bf16 where the CPU has it (precision auto)
 resume=$([ -d "$work/ae-run" ] && echo --resume || true)
 nice jen1 --threads 1 train autoencoder --config small-v2 --data "$work/ae-data" \
   --out "$work/ae-run" $resume --max-steps "$ae_steps"
 jen1 export "$work/ae-run" "$work/ae-model" --overwrite
 
-# 5. against Opus on the same clips: the real test split, and v0.4's synthetic test split
-jen1 eval autoencoder --model "$work/ae-model" --data "$work/real" --n 48 \
+# 5. against Opus on the same clips, FAD of the reconstructions included: the real test split,
+#    and v0.4's synthetic test split
+jen1 eval autoencoder --model "$work/ae-model" --data "$work/real" --n 48 --fad \
   --json "$work/ae-eval-real.json"
-jen1 eval autoencoder --model "$work/ae-model" --data "$work/synth0" --n 48 \
+jen1 eval autoencoder --model "$work/ae-model" --data "$work/synth0" --n 48 --fad \
   --json "$work/ae-eval-synth.json"
+
+# 6. the U-Net's corpus: the real and the labelled synthetic train clips once each, encoded
+#    with the autoencoder (the control labels travel into the latent cache)
+[ -f "$work/unet-data/metadata.jsonl" ] ||
+  jen1 data mix "$work/unet-data" "$work/real" "$work/synth-v1"
+[ -d "$work/latents" ] ||
+  jen1 data encode "$work/unet-data" --autoencoder "$work/ae-model" --out "$work/latents"
+
+# 7. the U-Net: controls on, rectified flow with logit-normal times, an FAD curve in the logs
+resume=$([ -d "$work/unet-run" ] && echo --resume || true)
+nice jen1 --threads 1 train diffusion --config small --data "$work/latents" \
+  --out "$work/unet-run" $resume --max-steps "$unet_steps" \
+  --set 'unet.controls={}' --set diffusion.objective=flow --set diffusion.schedule=flow \
+  --set diffusion.train_t=logit_normal --set train_diffusion.ckpt_every=250 \
+  --eval-every 1000 --eval-prompts "$work/synth-v1/test_prompts.jsonl" \
+  --eval-reference "$work/synth-v1"
+jen1 export "$work/unet-run" "$work/model" --dtype bfloat16 --overwrite
