@@ -436,15 +436,22 @@ def _small() -> Jen1Config:
 
 
 def _small_v2() -> Jen1Config:
-    """``small`` with the STFT autoencoder (64 channels at 50 Hz): the next default's recipe."""
+    """``small`` with the STFT autoencoder (64 channels at 50 Hz): the next default's recipe.
+
+    Phase first (benchmarks/README.md, "the autoencoder's phase"): the vector phase head, the
+    complex-STFT and predicted-spectrum terms alone for 1000 steps, then the magnitude terms
+    rising to 0.1 by step 3000; KL at 1e-6, since at 1e-4 the latent sank into its noise.
+    """
     return Jen1Config(
         name="small-v2",
         autoencoder=AutoencoderConfig(
             arch="stft", latent_dim=64, strides=(2,), stft_hop=480, n_fft=1920, stft_dim=384,
-            stft_mlp_ratio=3.0, stft_blocks=(4, 4),
+            stft_mlp_ratio=3.0, stft_blocks=(4, 4), stft_phase="vector",
         ),
         ae_loss=AutoencoderLossConfig(
-            complex_weight=1.0, disc_channels=32, disc_start_step=30_000, feat_start_step=30_000
+            stft_weight=0.1, mel_weight=0.1, mid_side_weight=0.1, complex_weight=1.0,
+            spectrum_weight=1.0, magnitude_ramp=(1000, 3000), kl_weight=1e-6,
+            disc_channels=32, disc_start_step=30_000, feat_start_step=30_000,
         ),
         train_autoencoder=TrainConfig(
             batch_size=12, segment_seconds=1.0, lr=5e-4, betas=(0.8, 0.99), warmup_steps=500,

@@ -146,7 +146,7 @@ def test_magnitude_ramp_scales_the_magnitude_terms_and_skips_them_at_zero():
     assert [L.magnitude_scale(lc, s) for s in (0, 99, 100, 200, 300, 10**6)] == [
         0.0, 0.0, 0.0, 0.5, 1.0, 1.0,
     ]  # fmt: skip
-    assert L.magnitude_scale(load_config("small-v2").ae_loss, 0) == 1.0  # (0, 0): always full
+    assert L.magnitude_scale(load_config("small").ae_loss, 0) == 1.0  # (0, 0): always full
     a, b = _pair(length=9600)
     full = L.reconstruction_losses(a, b, lc)
     half = L.reconstruction_losses(a, b, lc, magnitude=0.5)
