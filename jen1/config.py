@@ -106,6 +106,11 @@ class AutoencoderLossConfig:
     # the input's STFT at the codec's own frames, before the inverse STFT: a per-bin target for
     # the phase head that the overlap-add does not blur
     spectrum_weight: float = 0.0
+    # arch "stft": log-magnitude L1 between the predicted spectrum and the input's STFT at the
+    # codec's frames: the magnitudes taught apart from the phase, so that a bin whose phase is
+    # not known yet is not made quiet (which the complex terms do) nor noisy (which magnitude
+    # terms on the output do, by drawing on the latent's noise)
+    spectrum_mag_weight: float = 0.0
     # steps (start, end) over which the magnitude terms (MR-STFT, mel, mid/side) rise from 0 to
     # their weights; before ``start`` they are not computed. (0, 0): full weight from step 0.
     # Phase is learnt from the complex terms only once the magnitude terms stop drowning their

@@ -323,6 +323,19 @@ def spectrum_loss(wav: Tensor, spec: Tensor, n_fft: int, hop: int) -> Tensor:
         return (_compress(ref) - _compress(spec)).abs().mean()
 
 
+def spectrum_log_magnitude_loss(wav: Tensor, spec: Tensor, n_fft: int, hop: int) -> Tensor:
+    """Mean |log|STFT(wav)| - log|spec|| (floor 1e-5) at the codec's own frames.
+
+    Args, shapes and padding as :func:`spectrum_loss`. Returns a scalar float32.
+    """
+    from jen1.autoencoder.stft_codec import stft_same
+
+    with torch.autocast(wav.device.type, enabled=False):
+        pad = spec.shape[-1] * hop - wav.shape[-1]
+        ref = stft_same(rearrange(F.pad(wav.float(), (0, pad)), "b a l -> (b a) l"), n_fft, hop)
+        return (_log_clamped(ref.abs(), 1e-5) - _log_clamped(spec.abs(), 1e-5)).abs().mean()
+
+
 def to_mid_side(wav: Tensor) -> Tensor:
     """(B, 2, L) left/right -> (B, 2, L) mid (L+R)/2 and side (L-R)/2."""
     left, right = wav[:, :1], wav[:, 1:2]

@@ -99,6 +99,7 @@ class AutoencoderStage:
             kl_loss,
             magnitude_scale,
             reconstruction_losses,
+            spectrum_log_magnitude_loss,
             spectrum_loss,
         )
 
@@ -129,6 +130,13 @@ class AutoencoderStage:
                 )
                 loss = loss + spec
                 log["spectrum"] = spec.detach()
+            if lc.spectrum_mag_weight > 0 and out.spectrum is not None:
+                acfg = self.cfg.autoencoder
+                smag = lc.spectrum_mag_weight * spectrum_log_magnitude_loss(
+                    wav, out.spectrum, acfg.n_fft, acfg.stft_hop
+                )
+                loss = loss + smag
+                log["spectrum_mag"] = smag.detach()
             log["kl"] = kl.detach()
             if use_adv:
                 fake = disc(out.recon)

@@ -79,3 +79,16 @@ def test_spectrum_loss_is_zero_for_the_exact_spectrum_and_sees_phase():
     assert spectrum_loss(wav, turned, 256, 64) > 0.3 * silent
     # a shorter waveform is padded to the spectrum's frames
     assert spectrum_loss(wav[..., :-10], exact, 256, 64) < 0.01
+
+
+def test_spectrum_log_magnitude_loss_ignores_phase_and_sees_level():
+    from jen1.autoencoder.losses import spectrum_log_magnitude_loss
+
+    g = torch.Generator().manual_seed(0)
+    wav = 0.1 * torch.randn(2, 2, 64 * 40, generator=g)
+    exact = stft_same(wav.reshape(4, -1), 256, 64)
+    turned = exact * torch.exp(1j * torch.rand(exact.shape, generator=g) * 6.28)
+    assert spectrum_log_magnitude_loss(wav, exact, 256, 64) < 1e-5
+    assert spectrum_log_magnitude_loss(wav, turned, 256, 64) < 1e-4  # the phase is not its job
+    quiet = spectrum_log_magnitude_loss(wav, 0.1 * exact, 256, 64)
+    assert abs(quiet - torch.log(torch.tensor(10.0))) < 1e-3  # a level 10x too low: log 10
