@@ -62,6 +62,11 @@ class AutoencoderConfig:
     # (Vocos); "vector": a 2-d vector whose direction is the phase (APNet's parallel phase
     # estimation), which has no wrap-around for the losses to get stuck on
     stft_phase: str = "scalar"
+    # arch "stft": code the spectrum demodulated, each bin k turned back by its own rotation
+    # 2 pi k hop n / n_fft at frame n, so that a steady partial has a steady phase (coded
+    # spectra then vary slowly, and a decoder that does not know a bin's phase yet still gives
+    # frames that add up instead of cancelling in the overlap-add)
+    stft_demodulate: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ("conv", "stft"):
@@ -72,6 +77,16 @@ class AutoencoderConfig:
             )
         if self.arch == "stft" and (self.n_fft - self.stft_hop) % 2:
             raise ConfigError("autoencoder.n_fft - autoencoder.stft_hop must be even")
+
+    @property
+    def frame_quantum(self) -> int:
+        """Latent frames after which the demodulation carrier repeats (1 without it): chunked
+        coding starts its windows on multiples of it, so every window sees the same carrier."""
+        if self.arch != "stft" or not self.stft_demodulate:
+            return 1
+        period = self.n_fft // math.gcd(self.n_fft, self.stft_hop)  # STFT frames
+        stride = math.prod(self.strides)
+        return period * stride // math.gcd(period, stride) // stride
 
     @property
     def hop(self) -> int:

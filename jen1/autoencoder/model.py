@@ -258,7 +258,8 @@ class AudioAutoencoder(nn.Module):
             raise ValueError("chunk_seconds must be > 0 and overlap_seconds >= 0")
         window = max(1, round(chunk_s * self.cfg.frame_rate))
         margin = math.ceil(overlap_s * self.cfg.frame_rate)
-        return window, margin
+        q = self.cfg.frame_quantum  # windows start where the demodulation carrier repeats
+        return -(-window // q) * q, -(-margin // q) * q
 
     def encode_chunked(
         self,

@@ -83,6 +83,16 @@ def istft_same(spec: Tensor, n_fft: int, hop: int) -> Tensor:
     return y / env.clamp_min(1e-11)
 
 
+def carrier(bins: int, frames: int, n_fft: int, hop: int, device: torch.device) -> Tensor:
+    """exp(2 pi i k hop n / n_fft) for bins k and frames n: (bins, frames) complex64, the phase
+    a bin-centred steady partial advances by (exact: the angle is taken modulo n_fft in
+    integers, so it does not drift over long audio)."""
+    k = torch.arange(bins, device=device, dtype=torch.int64)[:, None]
+    n = torch.arange(frames, device=device, dtype=torch.int64)[None, :]
+    angle = ((k * hop * n) % n_fft).to(torch.float64) * (2 * math.pi / n_fft)
+    return torch.polar(torch.ones_like(angle), angle).to(torch.complex64)
+
+
 class ConvNeXtBlock(nn.Module):
     """Depthwise conv (k=7) -> LayerNorm -> Linear -> GELU -> Linear, scaled, plus the input."""
 
@@ -141,7 +151,10 @@ class StftEncoder(nn.Module):
     def features(self, wav: Tensor) -> Tensor:
         """(B, A, L) -> (B, 2 A F, N): compressed complex spectra, real and imaginary parts."""
         b = wav.shape[0]
-        spec = stft_same(rearrange(wav, "b a l -> (b a) l"), self.cfg.n_fft, self.cfg.stft_hop)
+        cfg = self.cfg
+        spec = stft_same(rearrange(wav, "b a l -> (b a) l"), cfg.n_fft, cfg.stft_hop)
+        if cfg.stft_demodulate:
+            spec = spec * carrier(*spec.shape[-2:], cfg.n_fft, cfg.stft_hop, spec.device).conj()
         spec = spec * spec.abs().clamp_min(1e-7).pow(_MAG_COMPRESS - 1)
         x = torch.cat([spec.real, spec.imag], dim=1)  # (B A, 2F, N)
         return rearrange(x, "(b a) f n -> b (a f) n", b=b)
@@ -188,10 +201,15 @@ class StftDecoder(nn.Module):
         h = rearrange(h, "b (a k f) n -> (b a) k f n", a=self.cfg.audio_channels, k=self.per_bin)
         mag = h[:, 0].clamp(max=_LOG_MAG_MAX).exp()
         if self.per_bin == 2:
-            return torch.polar(mag, h[:, 1])
-        re, im = h[:, 1], h[:, 2]
-        scale = mag * torch.rsqrt(re.square() + im.square() + 1e-12)
-        return torch.complex(re * scale, im * scale)
+            spec = torch.polar(mag, h[:, 1])
+        else:
+            re, im = h[:, 1], h[:, 2]
+            scale = mag * torch.rsqrt(re.square() + im.square() + 1e-12)
+            spec = torch.complex(re * scale, im * scale)
+        if self.cfg.stft_demodulate:
+            cfg = self.cfg
+            spec = spec * carrier(*spec.shape[-2:], cfg.n_fft, cfg.stft_hop, spec.device)
+        return spec
 
     def synthesize(self, spec: Tensor, batch: int) -> Tensor:
         """(B A, F, N) complex spectrum -> (B, A, N * stft_hop) float32, clipped to [-1, 1]."""

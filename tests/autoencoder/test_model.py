@@ -16,18 +16,19 @@ from jen1.config import load_config
 
 def tiny_ae_config(arch: str):
     """The tiny autoencoder config, or its STFT twin with the same hop (128) and rate
-    ("stft-vector": with the vector phase head)."""
+    ("stft-vector": with the vector phase head; "stft-demod": that and demodulated spectra)."""
     cfg = load_config("tiny").autoencoder
     if arch.startswith("stft"):
         cfg = dataclasses.replace(
             cfg, arch="stft", strides=(2,), stft_hop=64, n_fft=256, stft_dim=32,
             stft_mlp_ratio=2.0, stft_blocks=(1, 1),
-            stft_phase="vector" if arch == "stft-vector" else "scalar",
+            stft_phase="scalar" if arch == "stft" else "vector",
+            stft_demodulate=arch == "stft-demod",
         )
     return cfg
 
 
-@pytest.fixture(params=["conv", "stft", "stft-vector"])
+@pytest.fixture(params=["conv", "stft", "stft-vector", "stft-demod"])
 def ae(request) -> AudioAutoencoder:
     torch.manual_seed(0)
     return AudioAutoencoder(tiny_ae_config(request.param)).eval()

@@ -92,3 +92,23 @@ def test_spectrum_log_magnitude_loss_ignores_phase_and_sees_level():
     assert spectrum_log_magnitude_loss(wav, turned, 256, 64) < 1e-4  # the phase is not its job
     quiet = spectrum_log_magnitude_loss(wav, 0.1 * exact, 256, 64)
     assert abs(quiet - torch.log(torch.tensor(10.0))) < 1e-3  # a level 10x too low: log 10
+
+
+def test_demodulation_makes_a_steady_partial_steady():
+    """A bin-centred sine's raw STFT phase turns by 2 pi k hop / n_fft per frame; demodulated
+    by the carrier it stays put, and the carrier is exact far into long audio."""
+    import math
+
+    from jen1.autoencoder.stft_codec import carrier
+
+    n_fft, hop, k = 256, 64, 10
+    t = torch.arange(64 * 40, dtype=torch.float64)
+    wav = torch.cos(2 * math.pi * k * t / n_fft).float()[None]
+    spec = stft_same(wav, n_fft, hop)[0, k]  # (N,)
+    raw_turn = (spec[1:] / spec[:-1]).angle()
+    assert raw_turn.abs().min() > 1.0  # pi / 2 per frame for k = 10
+    steady = spec * carrier(129, spec.shape[-1], n_fft, hop, spec.device)[k].conj()
+    inner = steady[4:-4]  # away from the zero padding at the ends
+    assert (inner / inner[0]).angle().abs().max() < 1e-3
+    far = carrier(129, 10**5, n_fft, hop, spec.device)[:, -8:]  # frame ~1e5: no drift
+    torch.testing.assert_close(far, carrier(129, 8, n_fft, hop, spec.device))  # period 4 divides
