@@ -67,10 +67,16 @@ class AutoencoderConfig:
     # spectra then vary slowly, and a decoder that does not know a bin's phase yet still gives
     # frames that add up instead of cancelling in the overlap-add)
     stft_demodulate: bool = False
+    # arch "stft": the posterior log-variance the encoder starts from (the bias of its
+    # log-variance outputs, their weights zeroed). At 0 the decoder first sees latents buried in
+    # unit noise and takes hundreds of steps to get them clear; at -6 (std 0.05) they start clear
+    logvar_init: float = 0.0
 
     def __post_init__(self) -> None:
         if self.arch not in ("conv", "stft"):
             raise ConfigError(f"autoencoder.arch must be 'conv' or 'stft', got {self.arch!r}")
+        if self.logvar_init != 0.0 and self.arch != "stft":
+            raise ConfigError("autoencoder.logvar_init applies to arch 'stft' only")
         if self.stft_phase not in ("scalar", "vector"):
             raise ConfigError(
                 f"autoencoder.stft_phase must be 'scalar' or 'vector', got {self.stft_phase!r}"

@@ -147,6 +147,10 @@ class StftEncoder(nn.Module):
         self.down = nn.Sequential(*down)
         self.latent_blocks = _blocks(cfg, cfg.stft_blocks[0])
         self.out = nn.Sequential(_ChannelNorm(d), nn.Conv1d(d, 2 * cfg.latent_dim, 1))
+        if cfg.logvar_init != 0.0:  # the log-variance rows: a constant to start from
+            with torch.no_grad():
+                self.out[-1].weight[cfg.latent_dim :].zero_()
+                self.out[-1].bias[cfg.latent_dim :].fill_(cfg.logvar_init)
 
     def features(self, wav: Tensor) -> Tensor:
         """(B, A, L) -> (B, 2 A F, N): compressed complex spectra, real and imaginary parts."""

@@ -112,3 +112,27 @@ def test_demodulation_makes_a_steady_partial_steady():
     assert (inner / inner[0]).angle().abs().max() < 1e-3
     far = carrier(129, 10**5, n_fft, hop, spec.device)[:, -8:]  # frame ~1e5: no drift
     torch.testing.assert_close(far, carrier(129, 8, n_fft, hop, spec.device))  # period 4 divides
+
+
+def test_logvar_init_starts_the_posterior_narrow():
+    import dataclasses
+
+    import pytest
+
+    from jen1.autoencoder.model import AudioAutoencoder
+    from jen1.config import ConfigError, load_config
+
+    base = dataclasses.replace(
+        load_config("tiny").autoencoder, arch="stft", strides=(2,), stft_hop=64, n_fft=256,
+        stft_dim=32, stft_mlp_ratio=2.0, stft_blocks=(1, 1),
+    )  # fmt: skip
+    wav = 0.1 * torch.randn(1, 2, 64 * 32)
+    for init in (0.0, -6.0):
+        ae = AudioAutoencoder(dataclasses.replace(base, logvar_init=init))
+        _, logvar = ae.encode_dist(wav)
+        if init:
+            torch.testing.assert_close(logvar, torch.full_like(logvar, init))
+        else:
+            assert logvar.std() > 0.01  # free from the first step
+    with pytest.raises(ConfigError, match="arch 'stft' only"):
+        dataclasses.replace(load_config("tiny").autoencoder, logvar_init=-6.0)
