@@ -281,8 +281,8 @@ def enrich_corpus(
                 summary.failed.append((row["path"], f"{type(e).__name__}: {e}"))
                 continue
             detail = detail_phrase(attrs, rng_for(row["path"], seed))
-            if detail:
-                row["caption"] = f"{row['caption'].rstrip(' .')}, {detail}"
+            if detail:  # continues the caption: no capital after the comma
+                row["caption"] = f"{row['caption'].rstrip(' .')}, {detail[:1].lower()}{detail[1:]}"
             row.setdefault("attributes", {})
             row["attributes"]["estimated"] = estimated_controls(attrs)
             row["attributes"]["tags"] = attrs["tags"]

@@ -249,6 +249,7 @@ def test_enrich_adds_what_is_heard_to_a_corpus_without_labels(corpus, tagger, tm
         est = row["attributes"]["estimated"]
         assert abs(est["bpm"] - truth[row["path"]]) <= 0.08 * truth[row["path"]]
         assert row["caption"].startswith("sci-fi orchestral soundtrack, menu theme, ")
+        assert not row["caption"][len("sci-fi orchestral soundtrack, menu theme, ")].isupper()
         assert str(round(est["bpm"])) in row["caption"]
         assert record_controls(row)["bpm"] == est["bpm"]  # what the latent cache will carry
         assert row["attributes"]["tags"] and row["attributes"]["package"] == "p"
