@@ -16,6 +16,12 @@ throughout, as before :mod:`jen1.threads`) and once on ("adaptive"); it prints t
 side by side with their ratios::
 
     python benchmarks/bench_generate.py --contention 2 --seconds 10 --repeats 3 --json busy.json
+
+``--startup N`` measures a cold start instead, N times each in a fresh process: the imports
+(torch, then jen1's generate path), loading the model, the first 10 s generation (oneDNN kernels
+are created here) and a second one; then the whole ``jen1 generate`` command, start to exit::
+
+    python benchmarks/bench_generate.py --startup 5 --json startup.json
 """
 
 from __future__ import annotations
@@ -109,6 +115,83 @@ def _child(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(res))
 
 
+PROMPT = "an upbeat bossa nova with nylon guitar and soft drums at 120 BPM"
+
+
+def _startup_child(args: argparse.Namespace) -> None:
+    """One cold start, phase by phase (nothing heavy is imported before the clock starts)."""
+    import resource
+
+    t0 = time.perf_counter()
+    import torch
+
+    t1 = time.perf_counter()
+    import jen1.commands.generate  # noqa: F401  (what the command imports before loading)
+    from jen1.pipeline import Pipeline
+
+    t2 = time.perf_counter()
+    pipe = Pipeline.from_pretrained(args.model)
+    t3 = time.perf_counter()
+    calls = []
+    for _ in range(2):
+        t = time.perf_counter()
+        pipe.generate(PROMPT, seconds=args.case, steps=args.steps, seed=0)
+        calls.append(time.perf_counter() - t)
+    res = {
+        "import_torch_s": t1 - t0,
+        "import_jen1_s": t2 - t1,
+        "load_s": t3 - t2,
+        "first_call_s": calls[0],
+        "second_call_s": calls[1],
+        "threads": torch.get_num_threads(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print("RESULT " + json.dumps(res))
+
+
+def startup(args: argparse.Namespace) -> dict:
+    """``args.startup`` cold starts, phase by phase, and as many whole ``jen1 generate`` runs,
+    interleaved -> medians and every run."""
+    import statistics
+    import tempfile
+
+    sec = args.seconds[0] if args.seconds else 10.0
+    runs: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.startup):
+            cmd = [sys.executable, __file__, "--_child", "--_task", "startup", "--_case", str(sec)]
+            for flag, val in (("--model", args.model), ("--steps", args.steps)):
+                if val is not None:
+                    cmd += [flag, str(val)]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+            if out.returncode != 0 or not line:
+                print(out.stderr[-2000:], file=sys.stderr)
+                raise SystemExit("startup case failed")
+            res = json.loads(line[0][7:])
+            gen = [sys.executable, "-c", "from jen1.cli import main; raise SystemExit(main())"]
+            gen += ["generate", PROMPT, "--seconds", str(sec), "--seed", "0", "--no-progress"]
+            gen += ["-o", str(Path(tmp) / "out.wav"), "--overwrite"]
+            if args.model:
+                gen += ["--model", str(args.model)]
+            if args.steps:
+                gen += ["--steps", str(args.steps)]
+            t = time.perf_counter()
+            done = subprocess.run(gen, capture_output=True, text=True)
+            res["command_s"] = time.perf_counter() - t
+            if done.returncode != 0:
+                print(done.stderr[-2000:], file=sys.stderr)
+                raise SystemExit("jen1 generate failed")
+            runs.append(res)
+            print("  " + " ".join(f"{k} {v:.2f}" for k, v in res.items()), flush=True)
+    keys = [k for k in runs[0] if k.endswith("_s") or k == "peak_rss_mb"]
+    med = {k: statistics.median(r[k] for r in runs) for k in keys}
+    print(f"\ncold start, {sec:g} s of audio, median of {len(runs)} (seconds)")
+    for k in keys:
+        print(f"  {k:<16} {med[k]:8.2f}")
+    return {"startup": {"seconds": sec, "median": med, "runs": runs}}
+
+
 # CPU-bound until its parent is gone (a benchmark killed midway leaves no busy loop behind).
 BUSY_LOOP = (
     "import os\nparent = os.getppid()\n"
@@ -199,6 +282,13 @@ def contention(args: argparse.Namespace) -> dict:
     return {"contention": rows}
 
 
+def _write_json(doc: dict, path: str | None) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=1)
+        print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -225,6 +315,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--repeats", type=int, default=1, help="runs per case with --contention")
     p.add_argument(
+        "--startup",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N cold starts: import, load, first call; and N whole 'jen1 generate' commands",
+    )
+    p.add_argument(
         "--_fixed-threads", dest="fixed_threads", action="store_true", help=argparse.SUPPRESS
     )
     p.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
@@ -232,12 +329,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--_case", dest="case", type=float, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._child:
-        _child(args)
+        _startup_child(args) if args.task == "startup" else _child(args)
         return
     import platform
 
     import torch
 
+    if args.startup is not None:
+        if args.startup < 1:
+            raise SystemExit("error: --startup must be at least 1")
+        doc = {
+            "machine": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            **startup(args),
+        }
+        _write_json(doc, args.json)
+        return
     if args.contention is not None:
         if args.contention < 1 or args.repeats < 1:
             raise SystemExit("error: --contention and --repeats must be at least 1")
@@ -248,10 +356,7 @@ def main(argv: list[str] | None = None) -> None:
             "env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_", "JEN1"))},
             **contention(args),
         }
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(doc, f, indent=1)
-            print(f"wrote {args.json}")
+        _write_json(doc, args.json)
         return
     devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     if any(d.startswith("cuda") for d in devices) and not torch.cuda.is_available():
@@ -283,10 +388,7 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "results": results,
     }
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(doc, f, indent=1)
-        print(f"wrote {args.json}")
+    _write_json(doc, args.json)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ unexpected or mis-shaped tensor is a one-line :class:`jen1.errors.CheckpointErro
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +56,33 @@ def load_weights(module: nn.Module, state: dict[str, torch.Tensor], what: str) -
     return module
 
 
+_INIT_FUNCTIONS = (
+    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _no_init() -> Iterator[None]:
+    """Build modules with ``torch.nn.init``'s in-place initialisers turned into no-ops.
+
+    Their weights are about to be replaced by loaded ones. The meta device would skip the
+    allocation too, but its first use imports torch._dynamo (about a second of a cold start).
+    """
+    saved = {n: getattr(torch.nn.init, n) for n in _INIT_FUNCTIONS}
+    try:
+        for n in _INIT_FUNCTIONS:
+            setattr(torch.nn.init, n, _keep)
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(torch.nn.init, n, fn)
+
+
+def _keep(tensor: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    return tensor
+
+
 def load_components(
     model_dir: str | Path, components: tuple[str, ...] = COMPONENTS
 ) -> tuple[Jen1Config, dict[str, nn.Module]]:
@@ -69,9 +98,10 @@ def load_components(
 
 def build_loaded(name: str, cfg: Jen1Config, state: dict[str, torch.Tensor]) -> nn.Module:
     """``build_component`` then a strict load of ``state``, without the random initialisation:
-    the module is built on the meta device and the loaded tensors become its parameters (a
-    module with buffers its state dict does not hold is built and initialised as usual)."""
-    with torch.device("meta"):
+    the module is built with ``torch.nn.init`` switched off and the loaded tensors become its
+    parameters (a module with buffers its state dict does not hold is built and initialised as
+    usual)."""
+    with _no_init():
         module = build_component(name, cfg)
     saved = set(module.state_dict())
     if any(n not in saved for n, _ in module.named_buffers()):

@@ -104,6 +104,19 @@ def test_bench_generate_tiny_model(tmp_path, tiny_model_dir, capsys):
     assert cont["x_realtime"] > 0 and cont["peak_rss_mb"] > 0
 
 
+def test_bench_generate_startup_breakdown(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "startup.json"
+    _load("bench_generate").main(
+        ["--model", str(tiny_model_dir), "--startup", "1", "--seconds", "1", "--steps", "2",
+         "--json", str(out)]
+    )  # fmt: skip
+    (run,) = json.loads(out.read_text())["startup"]["runs"]
+    phases = ("import_torch_s", "import_jen1_s", "load_s", "first_call_s", "second_call_s")
+    assert all(run[k] > 0 for k in phases)
+    assert run["command_s"] > run["load_s"]  # the whole command: start-up included
+    assert "first_call_s" in capsys.readouterr().out
+
+
 def test_bench_generate_refuses_cuda_without_cuda(tiny_model_dir):
     import torch
 

@@ -38,8 +38,8 @@ def test_a_renamed_tensor_is_a_one_line_error_naming_it(tmp_path, tiny_config):
 
 @pytest.mark.parametrize("arch", ["conv", "stft"])
 def test_loaded_modules_are_built_without_random_init_and_run_like_built_ones(tmp_path, arch):
-    """load_components builds on the meta device and assigns the saved tensors: nothing is left
-    on the meta device, and the result computes exactly what a normally built module does."""
+    """load_components builds with initialisation off and assigns the saved tensors: every
+    tensor is a CPU tensor, and the result computes exactly what a normally built module does."""
     import dataclasses
 
     from jen1.config import load_config

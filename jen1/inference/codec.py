@@ -12,13 +12,18 @@ class LatentCodec:
     """An autoencoder (with its fitted latent normaliser) used for inference on ``device``.
 
     Encoding and decoding run in chunks (``cfg.chunk_seconds``), so memory stays flat with
-    duration; ``bf16`` runs them under bf16 autocast. Outputs are float32.
+    duration; ``bf16`` runs them under bf16 autocast (except the conv codec on a CPU, which is
+    faster to start in float32). Outputs are float32.
     """
 
     def __init__(self, autoencoder: nn.Module, device: torch.device, bf16: bool) -> None:
         self.autoencoder = autoencoder.eval().requires_grad_(False)
         self.device = device
-        self.bf16 = bf16
+        # On a CPU the conv codec's bf16 kernels cost more to create (once per shape and
+        # process) than they save on the lengths one command decodes (benchmarks/README.md,
+        # start-up); the STFT codec's are cheap to create and faster than float32.
+        arch = getattr(getattr(autoencoder, "cfg", None), "arch", "stft")
+        self.bf16 = bf16 and not (device.type == "cpu" and arch == "conv")
 
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
