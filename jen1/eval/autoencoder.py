@@ -251,14 +251,11 @@ def plot_spectrograms(ref: torch.Tensor, est: torch.Tensor, path: Path, title: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import numpy as np
+    from jen1.eval.spectrogram import draw_specgram
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     for ax, wav, name in zip(axes, (ref, est), ("input", "reconstruction")):
-        mid = wav.mean(0).numpy()
-        # dither far below the colour floor (-120 dB): digital silence would be -inf dB, left blank
-        mid = mid + 1e-8 * np.random.default_rng(0).standard_normal(mid.shape[-1])
-        ax.specgram(mid, NFFT=2048, Fs=48000, noverlap=1536, cmap="magma", vmin=-120)
+        draw_specgram(ax, wav.mean(0).numpy(), 48000)
         ax.set_title(name)
         ax.set_xlabel("seconds")
     if title:  # once above both: corpus file names are long enough to run into each other

@@ -144,6 +144,8 @@ def plot_sheet(items: list[tuple[str, np.ndarray]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from jen1.eval.spectrogram import draw_specgram
+
     if not items:
         return
     cols = min(3, len(items))
@@ -154,7 +156,7 @@ def plot_sheet(items: list[tuple[str, np.ndarray]], path: Path) -> None:
     for ax, (text, wav) in zip(axes.flat, items):
         mid = wav.mean(axis=0)
         nfft = 2048 if mid.size >= 4096 else 256
-        ax.specgram(mid, NFFT=nfft, Fs=SAMPLE_RATE, noverlap=nfft * 3 // 4, cmap="magma", vmin=-120)
+        draw_specgram(ax, mid, SAMPLE_RATE, nfft)
         ax.set_title("\n".join(textwrap.wrap(text, 60)[:3]), fontsize=7)
         ax.set_ylim(0, 12000)
         ax.tick_params(labelsize=6)
