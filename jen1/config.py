@@ -138,6 +138,12 @@ class AutoencoderLossConfig:
     # gradients (benchmarks/bench_ae_phase.py): complex terms first, magnitudes after
     magnitude_ramp: tuple[int, int] = (0, 0)
     kl_weight: float = 1e-4
+    # steps (start, end) over which the KL weight rises from 0 to ``kl_weight``. Under Adam a
+    # KL gradient of any weight moves the encoder at the full learning rate wherever the
+    # reconstruction gradient is about zero, as it is while the decoder does not use the latent
+    # yet: the posterior then collapses to the prior early (measured, benchmarks/README.md).
+    # (0, 0): full weight from step 0.
+    kl_ramp: tuple[int, int] = (0, 0)
     adv_weight: float = 0.1
     feat_weight: float = 2.0
     disc_windows: tuple[int, ...] = (2048, 1024, 512)
@@ -149,12 +155,13 @@ class AutoencoderLossConfig:
     freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
-        start, end = self.magnitude_ramp
-        if not 0 <= start <= end:
-            raise ConfigError(
-                f"ae_loss.magnitude_ramp must be [start, end] with 0 <= start <= end, "
-                f"got {list(self.magnitude_ramp)}"
-            )
+        for name in ("magnitude_ramp", "kl_ramp"):
+            ramp = getattr(self, name)
+            if len(ramp) != 2 or not 0 <= ramp[0] <= ramp[1]:
+                raise ConfigError(
+                    f"ae_loss.{name} must be [start, end] with 0 <= start <= end, "
+                    f"got {list(ramp)}"
+                )
 
 
 @dataclass(frozen=True)

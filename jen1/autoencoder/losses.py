@@ -208,7 +208,17 @@ def si_sdr(ref: Tensor, est: Tensor) -> Tensor:
 
 def magnitude_scale(loss_cfg: AutoencoderLossConfig, step: int) -> float:
     """The factor on the magnitude terms' weights at ``step`` (``loss_cfg.magnitude_ramp``)."""
-    start, end = loss_cfg.magnitude_ramp
+    return ramp_scale(loss_cfg.magnitude_ramp, step)
+
+
+def kl_scale(loss_cfg: AutoencoderLossConfig, step: int) -> float:
+    """The factor on the KL weight at ``step`` (``loss_cfg.kl_ramp``)."""
+    return ramp_scale(loss_cfg.kl_ramp, step)
+
+
+def ramp_scale(ramp: tuple[int, int], step: int) -> float:
+    """0 before ``ramp[0]``, rising linearly to 1 at ``ramp[1]``, then 1."""
+    start, end = ramp
     if step >= end:
         return 1.0
     if step < start:

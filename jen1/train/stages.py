@@ -97,6 +97,7 @@ class AutoencoderStage:
             feature_matching_loss,
             generator_adv_loss,
             kl_loss,
+            kl_scale,
             magnitude_scale,
             reconstruction_losses,
             spectrum_log_magnitude_loss,
@@ -121,7 +122,7 @@ class AutoencoderStage:
                 wav, out.recon, lc, magnitude=magnitude_scale(lc, step)
             )
             kl = kl_loss(out.mean, out.logvar)
-            loss = rec["recon"] + lc.kl_weight * kl
+            loss = rec["recon"] + kl_scale(lc, step) * lc.kl_weight * kl
             log = {k: v.detach() for k, v in rec.items() if k != "recon"}
             if lc.spectrum_weight > 0 and out.spectrum is not None:
                 acfg = self.cfg.autoencoder

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from jen1.autoencoder import losses as L
 from jen1.autoencoder.discriminators import MultiScaleSTFTDiscriminator
-from jen1.config import load_config
+from jen1.config import ConfigError, load_config
 
 
 def _pair(length: int = 6000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,3 +158,35 @@ def test_magnitude_ramp_scales_the_magnitude_terms_and_skips_them_at_zero():
     for k in ("complex", "l1"):  # untouched by the ramp
         torch.testing.assert_close(off[k], full[k])
     torch.testing.assert_close(off["recon"], full["complex"] + full["l1"])
+
+
+def test_kl_ramp_scales_the_kl_term_of_a_training_step():
+    """ae_loss.kl_ramp: no KL in the loss before its start, the ramp's share of it midway."""
+    import dataclasses
+    import types
+
+    from jen1.train.stages import AutoencoderStage
+
+    fabric = types.SimpleNamespace(
+        device=torch.device("cpu"),
+        backward=lambda loss: loss.backward(),
+        clip_gradients=lambda *a, **k: None,
+    )
+    wav = 0.1 * torch.randn(2, 2, 4800, generator=torch.Generator().manual_seed(1))
+
+    def step_logs(kl_weight: float, step: int) -> dict[str, float]:
+        cfg = load_config("tiny")
+        lc = dataclasses.replace(cfg.ae_loss, kl_weight=kl_weight, kl_ramp=(5, 10))
+        stage = AutoencoderStage(dataclasses.replace(cfg, ae_loss=lc), "unused")
+        torch.manual_seed(0)
+        stage.build(torch.device("cpu"))
+        batch = {"wav": wav, "sample_id": torch.tensor([0, 1])}
+        return stage.training_step(fabric, [batch], step)
+
+    assert [L.kl_scale(load_config("tiny").ae_loss, 0)] == [1.0]  # (0, 0): always full
+    before, without = step_logs(1.0, 0), step_logs(0.0, 0)
+    assert before["kl"] > 0 and before["loss"] == pytest.approx(without["loss"], rel=1e-6)
+    mid, without = step_logs(1.0, 7), step_logs(0.0, 7)
+    assert mid["loss"] == pytest.approx(without["loss"] + 0.4 * mid["kl"], rel=1e-4)
+    with pytest.raises(ConfigError, match="kl_ramp"):
+        dataclasses.replace(load_config("tiny").ae_loss, kl_ramp=(10, 5))
