@@ -471,19 +471,21 @@ def _small() -> Jen1Config:
 def _small_v2() -> Jen1Config:
     """``small`` with the STFT autoencoder (64 channels at 50 Hz): the next default's recipe.
 
-    Phase first (benchmarks/README.md, "the autoencoder's phase"): the vector phase head, the
-    complex-STFT and predicted-spectrum terms alone for 1000 steps, then the magnitude terms
-    rising to 0.1 by step 3000; KL at 1e-6, since at 1e-4 the latent sank into its noise.
+    benchmarks/README.md, "the autoencoder's phase": demodulated STFT phase, every
+    reconstruction term from step 0 (the complex terms alone gave silent output), and the KL
+    rising from 0 at step 2000 to 1e-6 at step 4000 (a KL from step 0 pulled the posterior to
+    the prior while the decoder still ignored the latent); log-variance starting at -6.
     """
     return Jen1Config(
         name="small-v2",
         autoencoder=AutoencoderConfig(
             arch="stft", latent_dim=64, strides=(2,), stft_hop=480, n_fft=1920, stft_dim=384,
-            stft_mlp_ratio=3.0, stft_blocks=(4, 4), stft_phase="vector",
+            stft_mlp_ratio=3.0, stft_blocks=(4, 4), stft_phase="vector", stft_demodulate=True,
+            logvar_init=-6.0,
         ),
         ae_loss=AutoencoderLossConfig(
             stft_weight=0.1, mel_weight=0.1, mid_side_weight=0.1, complex_weight=1.0,
-            spectrum_weight=1.0, magnitude_ramp=(1000, 3000), kl_weight=1e-6,
+            spectrum_weight=1.0, magnitude_ramp=(0, 0), kl_weight=1e-6, kl_ramp=(2000, 4000),
             disc_channels=32, disc_start_step=30_000, feat_start_step=30_000,
         ),
         train_autoencoder=TrainConfig(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe of the next default model (v1.0, in progress): the real-music and synthetic corpora,
-# the STFT autoencoder (`small-v2`: 64 channels at 50 Hz, phase learnt first), then a U-Net with
+# the STFT autoencoder (`small-v2`: 64 channels at 50 Hz, demodulated phase), then a U-Net with
 # musical controls and rectified flow on its latents. Every stage checkpoints and resumes, and
 # every data step skips finished work: re-run the script to continue where it stopped.
 # Usage: bash scripts/train_next.sh [WORK_DIR] [AE_STEPS] [UNET_STEPS]
@@ -30,9 +30,9 @@ jen1 data synth "$work/synth-v1" --clips 10000 --seed 2 "${kits[@]}" --vary-mix
 [ -f "$work/ae-data/metadata.jsonl" ] ||
   jen1 data mix "$work/ae-data" "$work/real" "$work/synth0:2" "$work/synth1:2"
 
-# 4. the autoencoder (small-v2): complex-STFT and predicted-spectrum terms alone for 1000 steps,
-#    so that the phase is learnt, then the magnitude terms rise to their weights by step 3000;
-#    the discriminator joins at step 30000. bf16 where the CPU has it (precision auto)
+# 4. the autoencoder (small-v2): every reconstruction term from step 0 (complex terms alone gave
+#    silent output), the KL rising from 0 between steps 2000 and 4000 (from step 0 it pulled the
+#    posterior to the prior); the discriminator joins at step 30000. bf16 where the CPU has it
 resume=$([ -d "$work/ae-run" ] && echo --resume || true)
 nice jen1 --threads 1 train autoencoder --config small-v2 --data "$work/ae-data" \
   --out "$work/ae-run" $resume --max-steps "$ae_steps"
