@@ -358,6 +358,22 @@ def kl_loss(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
 
 
+@torch.no_grad()
+def posterior_health(mean: Tensor, logvar: Tensor, wav: Tensor, recon: Tensor) -> dict[str, Tensor]:
+    """Signs of posterior collapse and of a silent decoder, for the training logs.
+
+    ``post_var``: the posterior variance (mean of ``exp(logvar)``); ``latent_snr_db``: the spread
+    of the posterior means against it (below 0 dB the decoder sees mostly sampling noise);
+    ``out_in_energy``: the reconstruction's energy over the input's (near 0: silence).
+    mean, logvar: (B, C, T); wav, recon: (B, A, L).
+    """
+    post_var = logvar.float().exp().mean()
+    spread = mean.float().var()
+    snr = 10 * torch.log10(spread.clamp_min(1e-12) / post_var.clamp_min(1e-12))
+    energy = recon.float().pow(2).mean() / wav.float().pow(2).mean().clamp_min(1e-12)
+    return {"post_var": post_var, "latent_snr_db": snr, "out_in_energy": energy}
+
+
 def discriminator_loss(real_outs: Outputs, fake_outs: Outputs) -> Tensor:
     """Hinge loss ``relu(1 - D(x)) + relu(1 + D(G(z)))``, averaged over discriminators.
 

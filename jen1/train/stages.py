@@ -99,6 +99,7 @@ class AutoencoderStage:
             kl_loss,
             kl_scale,
             magnitude_scale,
+            posterior_health,
             reconstruction_losses,
             spectrum_log_magnitude_loss,
             spectrum_loss,
@@ -139,6 +140,7 @@ class AutoencoderStage:
                 loss = loss + smag
                 log["spectrum_mag"] = smag.detach()
             log["kl"] = kl.detach()
+            log.update(posterior_health(out.mean, out.logvar, wav, out.recon))
             if use_adv:
                 fake = disc(out.recon)
                 adv = generator_adv_loss(fake)

@@ -190,3 +190,37 @@ def test_kl_ramp_scales_the_kl_term_of_a_training_step():
     assert mid["loss"] == pytest.approx(without["loss"] + 0.4 * mid["kl"], rel=1e-4)
     with pytest.raises(ConfigError, match="kl_ramp"):
         dataclasses.replace(load_config("tiny").ae_loss, kl_ramp=(10, 5))
+
+
+def test_posterior_health_tells_collapse_and_silence_from_a_working_latent():
+    """A collapsed posterior (means at 0, variance 1) reads far below 0 dB, a silent output ~0."""
+    g = torch.Generator().manual_seed(0)
+    wav = 0.1 * torch.randn(2, 2, 4800, generator=g)
+    working = L.posterior_health(
+        torch.randn(2, 8, 10, generator=g), torch.full((2, 8, 10), -6.0), wav, wav
+    )
+    assert working["latent_snr_db"] > 20 and working["out_in_energy"] == pytest.approx(1.0)
+    assert working["post_var"] == pytest.approx(float(torch.tensor(-6.0).exp()), rel=1e-5)
+    collapsed = L.posterior_health(
+        1e-3 * torch.randn(2, 8, 10, generator=g), torch.zeros(2, 8, 10), wav, 0 * wav
+    )
+    assert collapsed["latent_snr_db"] < -40 and collapsed["out_in_energy"] == 0.0
+
+
+def test_autoencoder_training_step_logs_posterior_health():
+    """The step's logs carry the posterior variance, latent SNR and output energy."""
+    import types
+
+    from jen1.train.stages import AutoencoderStage
+
+    fabric = types.SimpleNamespace(
+        device=torch.device("cpu"), backward=lambda loss: loss.backward(),
+        clip_gradients=lambda *a, **k: None,
+    )
+    stage = AutoencoderStage(load_config("tiny"), "unused")
+    torch.manual_seed(0)
+    stage.build(torch.device("cpu"))
+    wav = 0.1 * torch.randn(2, 2, 4800, generator=torch.Generator().manual_seed(1))
+    logs = stage.training_step(fabric, [{"wav": wav, "sample_id": torch.tensor([0, 1])}], 0)
+    assert {"post_var", "latent_snr_db", "out_in_energy"} <= logs.keys()
+    assert logs["post_var"] > 0 and logs["out_in_energy"] > 0
