@@ -40,7 +40,9 @@ def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
     p.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
     p.add_argument(
-        "--sampler", default=None, help="dpmpp_2m | ddim | euler | heun (default: the model's)"
+        "--sampler",
+        default=None,
+        help="dpmpp_2m | ddim | euler | heun | lcm (a distilled student's; default: the model's)",
     )
     p.add_argument("--negative", default=None, help="negative prompt: steer away from this")
     p.add_argument(

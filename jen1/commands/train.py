@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     p = sub.add_parser(
         "train",
-        help="train the autoencoder or the diffusion model",
+        help="train the autoencoder or the diffusion model, or distil a few-step student",
         formatter_class=fmt,
         description=(
             "Train one stage on Lightning Fabric. One CPU: the defaults."
@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             " continue with --resume."
         ),
     )
-    p.add_argument("stage", choices=["autoencoder", "diffusion"])
+    p.add_argument("stage", choices=["autoencoder", "diffusion", "distill"])
     p.add_argument(
         "--config",
         default=None,
@@ -72,6 +72,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="comma-separated suffixes of U-Net layer names to adapt (default: "
         "self_attn.qkv,self_attn.out,cross_attn.q,cross_attn.kv,cross_attn.out,ff.net.1,"
         "ff.net.3,conv1,conv2,skip)",
+    )
+    d = p.add_argument_group(
+        "distillation (jen1 train distill --init TEACHER --data LATENTS)",
+        "consistency distillation of the --init model into a student that samples in a few "
+        "steps without guidance (the teacher's is baked in); the latent cache must be encoded "
+        "with --autoencoder TEACHER",
+    )
+    d.add_argument(
+        "--distill-steps",
+        type=positive_int,
+        default=None,
+        help="the student's default sampling steps (default: 4)",
+    )
+    d.add_argument(
+        "--distill-grid",
+        type=positive_int,
+        default=None,
+        help="steps of the teacher's solver grid, a multiple of --distill-steps (default: 32)",
+    )
+    d.add_argument(
+        "--distill-cfg",
+        type=float,
+        default=None,
+        help="the teacher's guidance scale baked into the student (default: the teacher's)",
     )
     p.add_argument("--accelerator", default="cpu", help="cpu | gpu | auto")
     p.add_argument("--devices", default="1", help="processes per node (DDP when > 1)")
@@ -167,6 +191,40 @@ def _lora_settings(args: argparse.Namespace) -> tuple[object | None, Path | None
     return spec, init
 
 
+def _distill_settings(args: argparse.Namespace) -> object | None:
+    """The DistillSpec of a distillation run: from the flags, or from the run being resumed."""
+    from jen1.diffusion.consistency import DistillSpec
+    from jen1.errors import Jen1Error
+    from jen1.train.stages import RUN_DISTILL
+
+    flags = (args.distill_steps, args.distill_grid, args.distill_cfg)
+    if args.stage != "distill":
+        if any(f is not None for f in flags):
+            raise Jen1Error(
+                "--distill-steps, --distill-grid and --distill-cfg need 'jen1 train distill'"
+            )
+        return None
+    saved = args.out / RUN_DISTILL
+    if args.resume and saved.exists():
+        info = json.loads(saved.read_text())
+        if args.init is None:
+            args.init = Path(info["init"])
+        base = DistillSpec.from_dict(info)
+    else:
+        if args.init is None:
+            raise Jen1Error("jen1 train distill needs --init MODEL_DIR: the teacher")
+        from jen1.config import load_config
+
+        base = DistillSpec(cfg_scale=load_config(str(args.init)).sampling.cfg_scale)
+    spec = DistillSpec(
+        base.steps if args.distill_steps is None else args.distill_steps,
+        base.grid if args.distill_grid is None else args.distill_grid,
+        base.cfg_scale if args.distill_cfg is None else args.distill_cfg,
+    )
+    spec.check()
+    return spec
+
+
 def _probe(args: argparse.Namespace) -> object | None:
     """The in-training evaluation the flags ask for (checked now, before any training)."""
     from jen1.errors import Jen1Error
@@ -177,8 +235,8 @@ def _probe(args: argparse.Namespace) -> object | None:
         if given:
             raise Jen1Error("--eval-prompts and --eval-reference need --eval-every N")
         return None
-    if args.stage != "diffusion":
-        raise Jen1Error("--eval-every applies to 'jen1 train diffusion' only")
+    if args.stage not in ("diffusion", "distill"):
+        raise Jen1Error("--eval-every applies to 'jen1 train diffusion' and 'distill' only")
     if args.eval_prompts is None or args.eval_reference is None:
         raise Jen1Error("--eval-every needs --eval-prompts FILE and --eval-reference DIR")
     probe = ProbeConfig(
@@ -196,13 +254,14 @@ def run_train(args: argparse.Namespace) -> int:
     from jen1.config import load_config
     from jen1.errors import Jen1Error
     from jen1.train.loop import RunOptions, train
-    from jen1.train.stages import STAGES, LoRADiffusionStage
+    from jen1.train.stages import STAGES, DistillStage, LoRADiffusionStage
 
+    distill = _distill_settings(args)  # before the LoRA flags: it may take --init from the run
     spec, init = _lora_settings(args)
     probe = _probe(args)  # its flags are checked before anything is loaded
     if probe is not None and spec is not None:
         raise Jen1Error("--eval-every is not available with --lora")
-    config = args.config or (str(init) if spec is not None else "small")
+    config = args.config or (str(init) if spec is not None or distill is not None else "small")
     cfg = load_config(config, args.overrides)
     if args.resume:
         from jen1.config import Jen1Config, apply_overrides
@@ -214,6 +273,8 @@ def run_train(args: argparse.Namespace) -> int:
             cfg = apply_overrides(cfg, args.overrides)
     if spec is not None:
         stage = LoRADiffusionStage(cfg, args.data, init, lora=spec)
+    elif distill is not None:
+        stage = DistillStage(cfg, args.data, init, distill=distill)
     else:
         kwargs = {"init": init} if init is not None else {}
         stage = STAGES[args.stage](cfg, args.data, **kwargs)

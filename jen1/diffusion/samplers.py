@@ -42,6 +42,7 @@ __all__ = [
     "sample_dpmpp_2m",
     "sample_euler",
     "sample_heun",
+    "sample_lcm",
     "make_timesteps",
     "Denoiser",
 ]
@@ -286,11 +287,52 @@ def sample_euler(
     return sample_ddim(denoise, x, ts, dcfg=dcfg, eta=0.0, callback=callback)
 
 
+def sample_lcm(
+    denoise: Denoiser,
+    x: Tensor,
+    ts: Tensor,
+    *,
+    dcfg: DiffusionConfig,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
+    """Multistep consistency sampling (Song et al. 2023, Algorithm 1; LCM): the few-step sampler
+    of a distilled student (:mod:`jen1.diffusion.consistency`).
+
+    Each step maps the sample to the student's x0 estimate and noises that afresh to the next
+    time, ``x' = alpha' x0 + sigma' eps'`` with new noise ``eps'``; the last step returns x0.
+
+    Args:
+        denoise: x0 predictor.
+        x: (B, C, T) sample at ts[0].
+        ts: (N + 1,) decreasing times.
+        dcfg: noise schedule.
+        generator: source of the fresh noise (any device).
+        callback: progress hook ``callback(i, total)``.
+
+    Returns:
+        (B, C, T) float32 sample at ts[-1].
+    """
+    x = x.float()
+    total = len(ts) - 1
+    for i in range(total):
+        x0 = _call(denoise, x, ts[i])
+        alpha_next, sigma_next = _coeffs(ts[i + 1], dcfg)
+        if sigma_next == 0.0:
+            x = x0
+        else:
+            x = alpha_next * x0 + sigma_next * draw_noise(x.shape, generator, x.device)
+        if callback is not None:
+            callback(i + 1, total)
+    return x
+
+
 SAMPLERS: dict[str, Callable[..., Tensor]] = {
     "ddim": sample_ddim,
     "dpmpp_2m": sample_dpmpp_2m,
     "euler": sample_euler,
     "heun": sample_heun,
+    "lcm": sample_lcm,
 }
 
 

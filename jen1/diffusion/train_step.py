@@ -25,7 +25,7 @@ from jen1.diffusion.schedule import alpha_sigma, sample_train_t
 from jen1.rng import Generators
 
 
-def _uniform(batch: int, generator: Generators, device: torch.device) -> Tensor:
+def uniform_draws(batch: int, generator: Generators, device: torch.device) -> Tensor:
     """(B,) U(0, 1) draws on the generator's device (row b from generator b for a sequence)."""
     if generator is None or isinstance(generator, torch.Generator):
         gen_device = generator.device if generator is not None else torch.device("cpu")
@@ -104,7 +104,7 @@ def diffusion_train_step(
     t = sample_train_t(batch, generator, device=device, dcfg=dcfg)
     alpha, sigma = alpha_sigma(t, dcfg)
     noise = draw_noise(z.shape, generator, device)
-    drop_text = _uniform(batch, generator, device) < dcfg.cfg_dropout
+    drop_text = uniform_draws(batch, generator, device) < dcfg.cfg_dropout
     if controls is not None:
         controls = drop_controls(controls.to(device), control_dropout, drop_text, generator)
 

@@ -29,7 +29,7 @@ def export_run(run_dir: str | Path) -> tuple[Jen1Config, dict[str, dict[str, tor
     cfg = Jen1Config.from_dict(state["config"])
     if state["stage"] == "autoencoder":
         comps = {"autoencoder": state["ema"]["autoencoder"]["shadow"]}
-    elif state["stage"] == "diffusion":
+    elif state["stage"] in ("diffusion", "distill"):  # distill: the student
         from jen1.checkpoint import load_model_dir
 
         ae_dir = run_dir / RUN_AUTOENCODER

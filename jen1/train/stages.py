@@ -401,6 +401,15 @@ class LoRADiffusionStage(DiffusionStage):
         super().__init__(cfg, data_dir, init)
         self.lora = lora
         self.adapters: nn.Module | None = None
+        self._check_targets()
+
+    def _check_targets(self) -> None:
+        """Refuse targets that match no layer now, before training is set up (meta U-Net)."""
+        from jen1.diffusion.lora import target_layers
+        from jen1.models import build_unet
+
+        with torch.device("meta"):
+            target_layers(build_unet(self.cfg), self.lora.targets)
 
     def base_identity(self) -> dict[str, Any]:
         from jen1.adapter import base_identity
@@ -445,4 +454,95 @@ class LoRADiffusionStage(DiffusionStage):
         return {"lora": self.adapters}
 
 
-STAGES = {"autoencoder": AutoencoderStage, "diffusion": DiffusionStage}
+RUN_DISTILL = "distill.json"  # a distillation run keeps its spec and its teacher here
+
+
+class DistillStage(DiffusionStage):
+    """Consistency distillation (:mod:`jen1.diffusion.consistency`) of the ``init`` model.
+
+    The student starts as a copy of the teacher's U-Net and is the module trained, averaged and
+    checkpointed; the teacher stays frozen beside it, rebuilt from ``init`` on every start. The
+    run's config samples with the student's settings (the ``lcm`` sampler, ``spec.steps``
+    steps, no guidance: it is baked in), so ``jen1 export`` writes a model that runs so.
+    """
+
+    name = "distill"
+
+    def __init__(
+        self,
+        cfg: Jen1Config,
+        data_dir: str | Path,
+        init: str | Path | None = None,
+        *,
+        distill: Any = None,
+    ):
+        from jen1.diffusion.consistency import DistillSpec
+
+        if init is None:
+            raise Jen1Error("jen1 train distill needs --init MODEL_DIR: the teacher")
+        if not isinstance(distill, DistillSpec):
+            raise Jen1Error("a distillation run needs its DistillSpec (steps, grid, guidance)")
+        distill.check()
+        super().__init__(cfg, data_dir, init)
+        self.spec = distill
+        self.cfg = dataclasses.replace(
+            self.cfg,
+            sampling=dataclasses.replace(
+                self.cfg.sampling, sampler="lcm", steps=distill.steps, cfg_scale=1.0
+            ),
+        )
+        self.teacher: nn.Module | None = None
+
+    def prepare_run_dir(self, run_dir: Path) -> None:
+        """The autoencoder copy, and ``distill.json``: the spec and the teacher."""
+        import json
+
+        super().prepare_run_dir(run_dir)
+        info = {**self.spec.to_dict(), "init": str(self.init)}
+        path = Path(run_dir) / RUN_DISTILL
+        if path.exists():
+            old = json.loads(path.read_text())
+            if any(old[k] != info[k] for k in ("steps", "grid", "cfg_scale")):
+                raise Jen1Error(
+                    f"{run_dir} distils with steps {old['steps']}, grid {old['grid']}, "
+                    f"guidance {old['cfg_scale']}: resume it with the same settings"
+                )
+            return
+        path.write_text(json.dumps(info, indent=2) + "\n")
+
+    def build(self, device: torch.device) -> None:
+        from jen1.models import build_unet, load_weights
+
+        super().build(device)  # the student: the init U-Net, trainable
+        teacher = build_unet(self.cfg)
+        load_weights(teacher, {k: v.float() for k, v in self.init_state["unet"].items()}, "unet")
+        self.teacher = teacher.to(device).eval().requires_grad_(False)
+
+    def training_step(
+        self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
+    ) -> dict[str, float]:
+        from jen1.diffusion.consistency import consistency_distill_step
+
+        assert self.teacher is not None
+        tc = self.train_cfg
+        unet, opt = self.modules["unet"], self.optimizers["unet"]
+        acc = len(micro_batches)
+        logs = []
+        opt.zero_grad(set_to_none=True)
+        for mb in micro_batches:
+            dev = fabric.device
+            gens = sample_generators(tc.seed, mb["sample_id"], salt=29, device=dev)
+            controls = self._controls(mb, dev).get("controls")
+            out = consistency_distill_step(
+                unet, self.teacher, mb["z"].to(dev), mb["text_emb"].to(dev),
+                mb["text_mask"].to(dev), self.cfg.diffusion, self.spec, gens, controls=controls,
+            )
+            fabric.backward(out["loss"] / acc)
+            logs.append({k: v.detach() for k, v in out.items()})
+        if tc.grad_clip > 0:
+            fabric.clip_gradients(unet, opt, max_norm=tc.grad_clip, error_if_nonfinite=False)
+        opt.step()
+        return _mean_logs(logs)
+
+
+STAGES = {"autoencoder": AutoencoderStage, "diffusion": DiffusionStage, "distill": DistillStage}

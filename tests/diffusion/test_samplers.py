@@ -208,3 +208,24 @@ def test_heun_uses_the_trapezoid_from_the_first_step_of_a_truncated_grid():
     get_sampler("heun")(denoise, x, make_timesteps(5, dcfg, start=0.5), dcfg=dcfg)
     assert full == 2 * 5 - 2 and len(calls) == 2 * 5 - 1  # Euler first step only from t = 1
     assert calls[0] == 0.5
+
+
+def test_lcm_renoises_each_step_from_its_generator_and_honours_steps():
+    """The consistency sampler: one call per step, fresh noise drawn from the generator."""
+    dcfg = DiffusionConfig(schedule="cosine")
+    seen = []
+
+    def denoise(x, t):
+        seen.append(float(t[0]))
+        return 0.5 * torch.tanh(x)
+
+    x = torch.randn(2, 3, 7, generator=torch.Generator().manual_seed(0))
+    ts = make_timesteps(4, dcfg)
+    a = SAMPLERS["lcm"](denoise, x, ts, dcfg=dcfg, generator=torch.Generator().manual_seed(1))
+    assert seen == [1.0, 0.75, 0.5, 0.25]
+    b = SAMPLERS["lcm"](denoise, x, ts, dcfg=dcfg, generator=torch.Generator().manual_seed(1))
+    c = SAMPLERS["lcm"](denoise, x, ts, dcfg=dcfg, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+    # one step is the student's x0 from the start, whatever the generator
+    one = SAMPLERS["lcm"](denoise, x, make_timesteps(1, dcfg), dcfg=dcfg)
+    assert torch.equal(one, 0.5 * torch.tanh(x))

@@ -1,0 +1,113 @@
+"""Distillation runs: a student trained against a frozen teacher, resumed, exported, sampled."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from jen1.checkpoint import load_model_dir
+from jen1.cli import main
+from jen1.config import TextConfig
+from jen1.data.latents import build_latent_cache
+from jen1.train.loop import latest_checkpoint, load_training_checkpoint
+from jen1.train.stages import RUN_DISTILL
+
+SR = 48000
+SETS = [
+    "--set",
+    "train_diffusion.batch_size=2",
+    "--set",
+    "train_diffusion.segment_seconds=0.5",
+    "--set",
+    "train_diffusion.ckpt_every=1",
+    "--set",
+    "train_diffusion.log_every=1",
+    "--set",
+    "train_diffusion.warmup_steps=1",
+    "--set",
+    "train_diffusion.lr=0.01",
+    "--set",
+    "train_diffusion.precision=32-true",
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory, tiny_model_dir):
+    """Four noise clips encoded with the tiny model's autoencoder."""
+    d = tmp_path_factory.mktemp("distill-corpus")
+    (d / "audio").mkdir()
+    rng = np.random.default_rng(0)
+    lines = []
+    for i, split in enumerate(["train"] * 3 + ["val"]):
+        sf.write(str(d / f"audio/{i}.wav"), rng.uniform(-0.3, 0.3, (SR // 2, 2)), SR)
+        rec = {"path": f"audio/{i}.wav", "seconds": 0.5, "caption": f"clip {i}", "split": split}
+        lines.append(
+            json.dumps({**rec, "attributes": {"source": "test", "composition_id": f"c{i}"}})
+        )
+    (d / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    build_latent_cache(
+        d, tiny_model_dir, text_cfg=TextConfig(max_length=16), batch_size=2, progress=False
+    )
+    return d / "latents"
+
+
+def test_a_distilled_student_trains_resumes_exports_and_generates(
+    tmp_path, cache, tiny_model_dir, capsys
+):
+    run, out = tmp_path / "run", tmp_path / "student"
+    base = ["train", "distill", "--data", str(cache), "--out", str(run), "--no-progress"]
+    args = [*base, "--init", str(tiny_model_dir), "--distill-steps", "2", "--distill-grid", "8"]
+    assert main([*args, "--max-steps", "2", *SETS]) == 0
+    info = json.loads((run / RUN_DISTILL).read_text())
+    assert (info["steps"], info["grid"], info["cfg_scale"]) == (2, 8, 2.0)  # the teacher's cfg
+    assert main([*base, "--resume", "--max-steps", "3", *SETS]) == 0  # teacher from the run
+    ckpt = load_training_checkpoint(latest_checkpoint(run))
+    assert ckpt["step"] == 3 and ckpt["stage"] == "distill" and set(ckpt["modules"]) == {"unet"}
+    # the student moved away from the teacher; the teacher's own weights are not in the run
+    _, teacher = load_model_dir(tiny_model_dir, ("unet",))
+    moved = [
+        k
+        for k, v in ckpt["modules"]["unet"].items()
+        if not torch.equal(v.float(), teacher["unet"][k].float())
+    ]
+    assert moved
+    capsys.readouterr()
+    assert main([*base, "--resume", "--max-steps", "4", "--distill-steps", "4", *SETS]) == 2
+    assert "resume it with the same settings" in capsys.readouterr().err
+
+    assert main(["export", str(run), str(out)]) == 0
+    cfg, _ = load_model_dir(out, ("unet",))
+    assert (cfg.sampling.sampler, cfg.sampling.steps, cfg.sampling.cfg_scale) == ("lcm", 2, 1.0)
+    wav = tmp_path / "x.wav"
+    assert (
+        main(
+            [
+                "generate",
+                "a calm piano",
+                "--model",
+                str(out),
+                "--seconds",
+                "0.5",
+                "--seed",
+                "1",
+                "--out",
+                str(wav),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert sf.info(str(wav)).frames == SR // 2
+
+
+def test_bad_distill_flags_are_one_line_errors(tmp_path, cache, tiny_model_dir, capsys):
+    base = ["train", "distill", "--data", str(cache), "--out", str(tmp_path / "r")]
+    assert main(base) == 2
+    assert "needs --init" in capsys.readouterr().err
+    assert main([*base, "--init", str(tiny_model_dir), "--distill-grid", "7"]) == 2
+    assert "multiple" in capsys.readouterr().err
+    diff = ["train", "diffusion", "--data", str(cache), "--out", str(tmp_path / "d")]
+    assert main([*diff, "--distill-steps", "2"]) == 2
+    assert "need 'jen1 train distill'" in capsys.readouterr().err
