@@ -22,6 +22,12 @@ side by side with their ratios::
 are created here) and a second one; then the whole ``jen1 generate`` command, start to exit::
 
     python benchmarks/bench_generate.py --startup 5 --json startup.json
+
+``--student DIR`` adds rows for a distilled few-step student (``jen1 train distill``, then
+``jen1 export``) beside the model's, in the same run: each ``--seconds`` generate case at each of
+``--student-steps`` (default 4 and 8)::
+
+    python benchmarks/bench_generate.py --seconds 10 --continue --student runs/student
 """
 
 from __future__ import annotations
@@ -200,14 +206,21 @@ BUSY_LOOP = (
 
 
 def _run_case(
-    args: argparse.Namespace, dev: str, task: str, sec: float, fixed: bool = False
+    args: argparse.Namespace,
+    dev: str,
+    task: str,
+    sec: float,
+    fixed: bool = False,
+    model: str | None = None,
+    steps: int | None = None,
 ) -> dict:
-    """One case in a fresh subprocess -> its RESULT dict (``fixed``: thread governor off)."""
+    """One case in a fresh subprocess -> its RESULT dict (``fixed``: thread governor off;
+    ``model``, ``steps``: instead of ``--model`` and ``--steps``)."""
     cmd = [sys.executable, __file__, "--_child", "--_task", task, "--_case", str(sec)]
     cmd += ["--_device", dev]
     for flag, val in (
-        ("--model", args.model),
-        ("--steps", args.steps),
+        ("--model", model or args.model),
+        ("--steps", steps or args.steps),
         ("--threads", args.threads),
     ):
         if val is not None:
@@ -322,6 +335,13 @@ def main(argv: list[str] | None = None) -> None:
         help="N cold starts: import, load, first call; and N whole 'jen1 generate' commands",
     )
     p.add_argument(
+        "--student",
+        default=None,
+        metavar="DIR",
+        help="a distilled student: rows beside the model's",
+    )
+    p.add_argument("--student-steps", type=int, nargs="*", default=[4, 8])
+    p.add_argument(
         "--_fixed-threads", dest="fixed_threads", action="store_true", help=argparse.SUPPRESS
     )
     p.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
@@ -361,16 +381,30 @@ def main(argv: list[str] | None = None) -> None:
     devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     if any(d.startswith("cuda") for d in devices) and not torch.cuda.is_available():
         raise SystemExit("error: a cuda device was asked for but CUDA is not available")
+    if args.student is not None and (not args.student_steps or min(args.student_steps) < 1):
+        raise SystemExit("error: --student-steps needs step counts of at least 1")
     cases = [("generate", s) for s in args.seconds] + [("continue", s) for s in args.cont]
-    cases = [(dev, task, sec) for dev in devices for task, sec in cases]
+    cases = [(dev, task, sec, None) for dev in devices for task, sec in cases]
+    if args.student is not None:  # after the model's, on the same machine in the same run
+        cases += [
+            (dev, "generate", sec, k)
+            for dev in devices
+            for k in args.student_steps
+            for sec in args.seconds
+        ]
     results = []
-    for dev, task, sec in cases:
-        if dev != "cpu" and (dev, task, sec) == next(c for c in cases if c[0] == dev):
+    for dev, task, sec, k in cases:
+        if dev != "cpu" and (dev, task, sec, k) == next(c for c in cases if c[0] == dev):
             print(f"GPU section ({dev})", flush=True)
-        results.append(_run_case(args, dev, task, sec))
+        if k is None:
+            results.append(_run_case(args, dev, task, sec))
+        else:
+            results.append(_run_case(args, dev, task, sec, model=args.student, steps=k))
+            results[-1]["model"] = "student"
         r = results[-1]
+        label = task if k is None else f"student {k}"
         print(
-            f"{task:<9} {sec:>6.0f} s  total {r['total_s']:7.2f} s  "
+            f"{label:<10} {sec:>6.0f} s  total {r['total_s']:7.2f} s  "
             f"{r['x_realtime']:6.1f}x real time"
             + (
                 f"  (text {r['text_s']:.2f}, sampling {r['sampling_s']:.2f}, "

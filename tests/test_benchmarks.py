@@ -104,6 +104,30 @@ def test_bench_generate_tiny_model(tmp_path, tiny_model_dir, capsys):
     assert cont["x_realtime"] > 0 and cont["peak_rss_mb"] > 0
 
 
+def test_bench_generate_student_rows(tmp_path, tiny_model_dir, capsys):
+    """--student: rows at each --student-steps beside the model's, in the same run."""
+    out = tmp_path / "gen.json"
+    _load("bench_generate").main(
+        [
+            "--model", str(tiny_model_dir),
+            "--seconds", "1",
+            "--continue",
+            "--steps", "2",
+            "--threads", "1",
+            "--devices", "cpu",
+            "--student", str(tiny_model_dir),
+            "--student-steps", "1", "3",
+            "--json", str(out),
+        ]
+    )  # fmt: skip
+    rows = json.loads(out.read_text())["results"]
+    assert [(r.get("model"), r["steps"]) for r in rows] == [
+        (None, 2), ("student", 1), ("student", 3)
+    ]
+    assert all(r["sampling_s"] > 0 for r in rows)
+    assert "student 3" in capsys.readouterr().out
+
+
 def test_bench_generate_startup_breakdown(tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "startup.json"
     _load("bench_generate").main(
