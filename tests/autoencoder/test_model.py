@@ -201,9 +201,9 @@ def test_tiny_autoencoder_overfits_one_clip(arch):
 
 def test_vector_phase_head_learns_the_waveform_phase_when_complex_terms_lead():
     """With the magnitude terms off, the complex-STFT and spectrum terms teach the phase: a tiny
-    autoencoder with the vector phase head overfits two sines to SI-SDR > 10 dB in 120 steps
-    (measured: 26 dB; the scalar head: -19 dB at 120 steps, 15 dB at 300; either head with
-    every magnitude term at weight 1: below -38 dB at 300 steps)."""
+    autoencoder with the vector phase head overfits two sines to SI-SDR > 10 dB in 200 steps
+    (measured at one thread: 23 dB for seeds 0 and 1). At lr 3e-3 the run was chaotic: 26 dB at
+    120 steps on one machine, stuck at -4.5 dB on another, and 23 dB with two threads."""
     cfg = load_config("tiny")
     lc = dataclasses.replace(
         cfg.ae_loss, stft_weight=0.0, mel_weight=0.0, mid_side_weight=0.0, complex_weight=1.0,
@@ -216,9 +216,9 @@ def test_vector_phase_head_learns_the_waveform_phase_when_complex_terms_lead():
     wav = torch.stack(
         [0.5 * torch.sin(2 * math.pi * 440 * t), 0.3 * torch.sin(2 * math.pi * 660 * t + 1)]
     )[None]
-    opt = torch.optim.Adam(ae.parameters(), lr=3e-3)
+    opt = torch.optim.Adam(ae.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(0)
-    for _ in range(120):
+    for _ in range(200):
         out = ae(wav, generator=g)
         loss = reconstruction_losses(wav, out.recon, lc)["recon"]
         loss = loss + lc.kl_weight * kl_loss(out.mean, out.logvar)
