@@ -236,7 +236,9 @@ def _probe(args: argparse.Namespace) -> object | None:
             raise Jen1Error("--eval-prompts and --eval-reference need --eval-every N")
         return None
     if args.stage not in ("diffusion", "distill"):
-        raise Jen1Error("--eval-every applies to 'jen1 train diffusion' and 'distill' only")
+        raise Jen1Error(
+            "--eval-every applies to 'jen1 train diffusion' and 'jen1 train distill' only"
+        )
     if args.eval_prompts is None or args.eval_reference is None:
         raise Jen1Error("--eval-every needs --eval-prompts FILE and --eval-reference DIR")
     probe = ProbeConfig(

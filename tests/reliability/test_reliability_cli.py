@@ -26,7 +26,7 @@ SR = 48000
         (["train", "diffusion", "--data", "d", "--out", "o", "--eval-prompts", "p.txt"],
          "need --eval-every N"),
         (["train", "autoencoder", "--data", "d", "--out", "o", "--eval-every", "5",
-          "--eval-prompts", "p.txt", "--eval-reference", "r"], "diffusion' only"),
+          "--eval-prompts", "p.txt", "--eval-reference", "r"], "'jen1 train distill' only"),
         (["train", "diffusion", "--data", "d", "--out", "o", "--eval-every", "5",
           "--eval-prompts", "p.txt", "--eval-reference", "r"], "no prompts file at p.txt"),
         (["generate", "caf\udce9 piano", "-o", "x.wav"], "not valid UTF-8"),
