@@ -59,7 +59,13 @@ def test_a_distilled_student_trains_resumes_exports_and_generates(
     run, out = tmp_path / "run", tmp_path / "student"
     base = ["train", "distill", "--data", str(cache), "--out", str(run), "--no-progress"]
     args = [*base, "--init", str(tiny_model_dir), "--distill-steps", "2", "--distill-grid", "8"]
-    assert main([*args, "--max-steps", "2", *SETS]) == 0
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a jazz trio\nsolo piano\n")
+    probe = ["--eval-every", "2", "--eval-prompts", str(prompts)]
+    probe += ["--eval-reference", str(cache.parent / "audio"), "--eval-n", "2"]
+    probe += ["--eval-seconds", "0.5"]
+    assert main([*args, "--max-steps", "2", *probe, *SETS]) == 0
+    assert "step 2: eval fad" in capsys.readouterr().out  # the student's own sampling
     info = json.loads((run / RUN_DISTILL).read_text())
     assert (info["steps"], info["grid"], info["cfg_scale"]) == (2, 8, 2.0)  # the teacher's cfg
     assert main([*base, "--resume", "--max-steps", "3", *SETS]) == 0  # teacher from the run
