@@ -119,9 +119,7 @@ class AutoencoderStage:
             wav = mb["wav"].to(fabric.device)
             gens = sample_generators(tc.seed, mb["sample_id"], salt=11, device=wav.device)
             out = ae(wav, generator=gens)
-            rec = reconstruction_losses(
-                wav, out.recon, lc, magnitude=magnitude_scale(lc, step)
-            )
+            rec = reconstruction_losses(wav, out.recon, lc, magnitude=magnitude_scale(lc, step))
             kl = kl_loss(out.mean, out.logvar)
             loss = rec["recon"] + kl_scale(lc, step) * lc.kl_weight * kl
             log = {k: v.detach() for k, v in rec.items() if k != "recon"}
@@ -343,31 +341,34 @@ class DiffusionStage:
     def training_step(
         self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
     ) -> dict[str, float]:
-        from jen1.diffusion.train_step import diffusion_train_step
-
         tc = self.train_cfg
         unet, opt = self.modules["unet"], self.optimizers["unet"]
         acc = len(micro_batches)
         logs = []
         opt.zero_grad(set_to_none=True)
         for mb in micro_batches:
-            dev = fabric.device
-            gens = sample_generators(tc.seed, mb["sample_id"], salt=23, device=dev)
-            out = diffusion_train_step(
-                unet,
-                mb["z"].to(dev),
-                mb["text_emb"].to(dev),
-                mb["text_mask"].to(dev),
-                self.cfg.diffusion,
-                gens,
-                **self._controls(mb, dev),
-            )
+            out = self._micro_batch_loss(mb, fabric.device)
             fabric.backward(out["loss"] / acc)
             logs.append({k: v.detach() for k, v in out.items()})
         if tc.grad_clip > 0:
             fabric.clip_gradients(unet, opt, max_norm=tc.grad_clip, error_if_nonfinite=False)
         opt.step()
         return _mean_logs(logs)
+
+    def _micro_batch_loss(self, mb: dict[str, Any], dev: torch.device) -> dict[str, torch.Tensor]:
+        """The multi-task diffusion loss of one micro-batch (``"loss"`` with grad, and logs)."""
+        from jen1.diffusion.train_step import diffusion_train_step
+
+        gens = sample_generators(self.train_cfg.seed, mb["sample_id"], salt=23, device=dev)
+        return diffusion_train_step(
+            self.modules["unet"],
+            mb["z"].to(dev),
+            mb["text_emb"].to(dev),
+            mb["text_mask"].to(dev),
+            self.cfg.diffusion,
+            gens,
+            **self._controls(mb, dev),
+        )
 
 
 RUN_LORA = "lora.json"  # a LoRA run keeps its spec and its base model's identity here
@@ -518,31 +519,23 @@ class DistillStage(DiffusionStage):
         load_weights(teacher, {k: v.float() for k, v in self.init_state["unet"].items()}, "unet")
         self.teacher = teacher.to(device).eval().requires_grad_(False)
 
-    def training_step(
-        self, fabric: Any, micro_batches: list[dict[str, Any]], step: int
-    ) -> dict[str, float]:
+    def _micro_batch_loss(self, mb: dict[str, Any], dev: torch.device) -> dict[str, torch.Tensor]:
+        """The consistency-distillation loss of one micro-batch against the frozen teacher."""
         from jen1.diffusion.consistency import consistency_distill_step
 
         assert self.teacher is not None
-        tc = self.train_cfg
-        unet, opt = self.modules["unet"], self.optimizers["unet"]
-        acc = len(micro_batches)
-        logs = []
-        opt.zero_grad(set_to_none=True)
-        for mb in micro_batches:
-            dev = fabric.device
-            gens = sample_generators(tc.seed, mb["sample_id"], salt=29, device=dev)
-            controls = self._controls(mb, dev).get("controls")
-            out = consistency_distill_step(
-                unet, self.teacher, mb["z"].to(dev), mb["text_emb"].to(dev),
-                mb["text_mask"].to(dev), self.cfg.diffusion, self.spec, gens, controls=controls,
-            )
-            fabric.backward(out["loss"] / acc)
-            logs.append({k: v.detach() for k, v in out.items()})
-        if tc.grad_clip > 0:
-            fabric.clip_gradients(unet, opt, max_norm=tc.grad_clip, error_if_nonfinite=False)
-        opt.step()
-        return _mean_logs(logs)
+        gens = sample_generators(self.train_cfg.seed, mb["sample_id"], salt=29, device=dev)
+        return consistency_distill_step(
+            self.modules["unet"],
+            self.teacher,
+            mb["z"].to(dev),
+            mb["text_emb"].to(dev),
+            mb["text_mask"].to(dev),
+            self.cfg.diffusion,
+            self.spec,
+            gens,
+            controls=self._controls(mb, dev).get("controls"),
+        )
 
 
 STAGES = {"autoencoder": AutoencoderStage, "diffusion": DiffusionStage, "distill": DistillStage}
