@@ -31,35 +31,24 @@ def _teacher(cfg):
     return unet.eval().requires_grad_(False)
 
 
+def _step(student, teacher, cfg, spec, seed=3):
+    """One distillation step on the fixed batch of ``_batch(cfg)`` with a seeded generator."""
+    z, emb, mask = _batch(cfg)
+    return consistency_distill_step(
+        student, teacher, z, emb, mask, cfg.diffusion, spec, torch.Generator().manual_seed(seed)
+    )
+
+
 def test_distill_step_trains_the_student_alone_and_is_seeded(tiny_config):
     teacher = _teacher(tiny_config)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
-    z, emb, mask = _batch(tiny_config)
     spec = DistillSpec(steps=2, grid=8, cfg_scale=2.0)
-    out = consistency_distill_step(
-        student,
-        teacher,
-        z,
-        emb,
-        mask,
-        tiny_config.diffusion,
-        spec,
-        torch.Generator().manual_seed(3),
-    )
+    out = _step(student, teacher, tiny_config, spec)
     assert torch.isfinite(out["loss"]) and out["loss"] > 0
     out["loss"].backward()
     assert student.conv_out.conv.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in teacher.parameters())
-    again = consistency_distill_step(
-        student,
-        teacher,
-        z,
-        emb,
-        mask,
-        tiny_config.diffusion,
-        spec,
-        torch.Generator().manual_seed(3),
-    )
+    again = _step(student, teacher, tiny_config, spec)
     assert torch.equal(out["loss"].detach(), again["loss"].detach())
 
 
@@ -67,20 +56,10 @@ def test_distill_target_follows_the_teachers_guidance(tiny_config):
     """The guidance scale is what the student learns: another scale, another loss."""
     teacher = _teacher(tiny_config)
     student = copy.deepcopy(teacher)
-    z, emb, mask = _batch(tiny_config)
 
     def loss(scale):
         spec = DistillSpec(steps=2, grid=8, cfg_scale=scale)
-        return consistency_distill_step(
-            student,
-            teacher,
-            z,
-            emb,
-            mask,
-            tiny_config.diffusion,
-            spec,
-            torch.Generator().manual_seed(3),
-        )["loss"].item()
+        return _step(student, teacher, tiny_config, spec)["loss"].item()
 
     assert loss(1.0) != pytest.approx(loss(4.0), rel=1e-3)
 
