@@ -71,6 +71,16 @@ class AutoencoderConfig:
     # log-variance outputs, their weights zeroed). At 0 the decoder first sees latents buried in
     # unit noise and takes hundreds of steps to get them clear; at -6 (std 0.05) they start clear
     logvar_init: float = 0.0
+    # arch "stft": a hybrid codec. The first lowband_mid + lowband_side latent channels are the
+    # lowest MDCT coefficients (one frame per latent frame, each hop / sample_rate * 2 wide in
+    # time and sample_rate / (2 hop) Hz wide in frequency) of the mid and side signals, coded
+    # exactly (jen1.autoencoder.lowband); the learnt encoder gives the other channels, and the
+    # decoder adds the low band's inverse MDCT to its own output. 0 and 0: no low band.
+    lowband_mid: int = 0
+    lowband_side: int = 0
+    # the fixed posterior log-variance of the low-band channels (their encoder has no noise to
+    # learn; a little keeps the decoder from reading them as noiseless)
+    lowband_logvar: float = -14.0
 
     def __post_init__(self) -> None:
         if self.arch not in ("conv", "stft"):
@@ -83,6 +93,20 @@ class AutoencoderConfig:
             )
         if self.arch == "stft" and (self.n_fft - self.stft_hop) % 2:
             raise ConfigError("autoencoder.n_fft - autoencoder.stft_hop must be even")
+        if self.lowband_channels and self.arch != "stft":
+            raise ConfigError("autoencoder.lowband_mid/side apply to arch 'stft' only")
+        if min(self.lowband_mid, self.lowband_side) < 0 or self.lowband_channels >= self.latent_dim:
+            raise ConfigError(
+                "autoencoder.lowband_mid + lowband_side must be >= 0 and below latent_dim "
+                f"({self.latent_dim}), got {self.lowband_mid} + {self.lowband_side}"
+            )
+        if self.lowband_channels and max(self.lowband_mid, self.lowband_side) > self.hop:
+            raise ConfigError(f"autoencoder.lowband_mid/side must be at most hop ({self.hop})")
+
+    @property
+    def lowband_channels(self) -> int:
+        """Latent channels the exactly coded low band takes (the first ones)."""
+        return self.lowband_mid + self.lowband_side
 
     @property
     def frame_quantum(self) -> int:
@@ -495,6 +519,36 @@ def _small_v2() -> Jen1Config:
     )
 
 
+def _small_v3() -> Jen1Config:
+    """The hybrid STFT codec: 128 channels at 50 Hz, the first 64 the exactly coded low band.
+
+    Channels 0-47 are the mid signal's MDCT coefficients up to 1.2 kHz and 48-63 the side
+    signal's up to 400 Hz (about nine tenths of the energy of the real-music corpus, phase
+    included); the learnt encoder codes the rest in channels 64-127, and the decoder's network,
+    which reads all 128, predicts what lies above the low band. Magnitude terms only: the phase
+    that matters for SI-SDR and for a crossfade against the original is in the low band, and
+    the complex and waveform terms make the bins whose phase the latent cannot carry quiet
+    (benchmarks/README.md, "the hybrid codec").
+    """
+    v2 = _small_v2()
+    return dataclasses.replace(
+        v2,
+        name="small-v3",
+        autoencoder=dataclasses.replace(
+            v2.autoencoder, latent_dim=128, lowband_mid=48, lowband_side=16
+        ),
+        ae_loss=dataclasses.replace(
+            v2.ae_loss,
+            stft_weight=1.0,
+            mel_weight=1.0,
+            mid_side_weight=1.0,
+            l1_weight=0.0,
+            complex_weight=0.0,
+            spectrum_weight=0.0,
+        ),
+    )
+
+
 def _paper() -> Jen1Config:
     """JEN-1 as the paper specifies (hop 320, 128-d latent, FLAN-T5, ~700M U-Net, DDIM 200)."""
     return Jen1Config(
@@ -534,7 +588,13 @@ def _paper() -> Jen1Config:
     )
 
 
-PRESETS = {"tiny": _tiny, "small": _small, "small-v2": _small_v2, "paper": _paper}
+PRESETS = {
+    "tiny": _tiny,
+    "small": _small,
+    "small-v2": _small_v2,
+    "small-v3": _small_v3,
+    "paper": _paper,
+}
 
 
 def apply_overrides(config: Jen1Config, assignments: list[str]) -> Jen1Config:

@@ -49,6 +49,8 @@ class AutoencoderOutput:
         masked: (B, T) bool, True where a latent frame was replaced by zeros (all False in eval).
         spectrum: arch "stft" only: (B A, F, N) complex spectrum the decoder predicted, before
             its inverse STFT (for ``ae_loss.spectrum_weight``); None for arch "conv".
+        lowband: hybrid codec only: (B, 2, L) the low band decoded from ``z``'s first channels,
+            which ``recon`` includes and ``spectrum`` does not; None otherwise.
     """
 
     recon: Tensor
@@ -57,6 +59,7 @@ class AutoencoderOutput:
     z: Tensor
     masked: Tensor
     spectrum: Tensor | None = None
+    lowband: Tensor | None = None
 
 
 def _layers(layers: nn.Sequential, x: Tensor) -> Tensor:
@@ -238,14 +241,24 @@ class AudioAutoencoder(nn.Module):
                 z = z.masked_fill(masked[:, None, :], 0.0)
         else:
             z = mean
-        spectrum = None
+        spectrum = lowband = None
         if self.cfg.arch == "stft":
             spectrum = self.decoder.spectrum(z)
-            recon = self.decoder.synthesize(spectrum, b)[..., : wav.shape[-1]].to(wav.dtype)
+            lowband = self.decoder.low(z)
+            recon = self.decoder.synthesize(spectrum, b, lowband)[..., : wav.shape[-1]]
+            recon = recon.to(wav.dtype)
+            if lowband is not None:
+                lowband = lowband[..., : wav.shape[-1]]
         else:
             recon = self.decode(z, length=wav.shape[-1]).to(wav.dtype)
         return AutoencoderOutput(
-            recon=recon, mean=mean, logvar=logvar, z=z, masked=masked, spectrum=spectrum
+            recon=recon,
+            mean=mean,
+            logvar=logvar,
+            z=z,
+            masked=masked,
+            spectrum=spectrum,
+            lowband=lowband,
         )
 
     # --- long audio ------------------------------------------------------------------------

@@ -12,6 +12,12 @@ frame rate to the latent rate (strided conv in, transposed conv out), so
 frame rate, on each side. Convolutions are non-causal with zero padding, as in the waveform model,
 so chunked coding with context margins matches one-shot coding inside the margins.
 
+With ``lowband_mid``/``lowband_side`` (the hybrid codec) the first K = mid + side latent
+channels are the low band's MDCT coefficients (:mod:`jen1.autoencoder.lowband`): the encoder's
+network gives the other C - K, and the decoder's output is its network's inverse STFT plus the
+low band's inverse MDCT. The decoder's network reads all C channels, so it can fill what the low
+band leaves out (the band edge, latent frames masked in training).
+
 Shapes: wav (B, A, L) with A audio channels and L a multiple of hop; frames N = L / stft_hop;
 latent (B, C, T) with T = L / hop.
 """
@@ -26,6 +32,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from jen1.autoencoder.lowband import LowbandCodec
 from jen1.config import AutoencoderConfig
 
 _MAG_COMPRESS = 0.3  # |X|^0.3: the dynamic range of music spectra in a range a network likes
@@ -133,11 +140,14 @@ def num_bins(cfg: AutoencoderConfig) -> int:
 
 
 class StftEncoder(nn.Module):
-    """(B, A, L) -> (B, 2C, L / hop): posterior mean and log-variance stacked on channels."""
+    """(B, A, L) -> (B, 2C, L / hop): posterior mean and log-variance stacked on channels
+    (the low band's coefficients and fixed log-variance first, when there is one)."""
 
     def __init__(self, cfg: AutoencoderConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.lowband = LowbandCodec(cfg.hop, cfg.lowband_mid, cfg.lowband_side)
+        learnt = cfg.latent_dim - cfg.lowband_channels
         d = cfg.stft_dim
         self.proj = nn.Conv1d(2 * cfg.audio_channels * num_bins(cfg), d, 1)
         self.frame_blocks = _blocks(cfg, cfg.stft_blocks[1])
@@ -146,11 +156,11 @@ class StftEncoder(nn.Module):
             down += [_ChannelNorm(d), nn.Conv1d(d, d, 2 * s, stride=s, padding=(s + 1) // 2)]
         self.down = nn.Sequential(*down)
         self.latent_blocks = _blocks(cfg, cfg.stft_blocks[0])
-        self.out = nn.Sequential(_ChannelNorm(d), nn.Conv1d(d, 2 * cfg.latent_dim, 1))
+        self.out = nn.Sequential(_ChannelNorm(d), nn.Conv1d(d, 2 * learnt, 1))
         if cfg.logvar_init != 0.0:  # the log-variance rows: a constant to start from
             with torch.no_grad():
-                self.out[-1].weight[cfg.latent_dim :].zero_()
-                self.out[-1].bias[cfg.latent_dim :].fill_(cfg.logvar_init)
+                self.out[-1].weight[learnt:].zero_()
+                self.out[-1].bias[learnt:].fill_(cfg.logvar_init)
 
     def features(self, wav: Tensor) -> Tensor:
         """(B, A, L) -> (B, 2 A F, N): compressed complex spectra, real and imaginary parts."""
@@ -167,7 +177,13 @@ class StftEncoder(nn.Module):
         """(B, A, L), L a multiple of hop -> (B, 2C, L / hop)."""
         x = self.features(wav).to(self.proj.weight.dtype)
         x = self.frame_blocks(self.proj(x))
-        return self.out(self.latent_blocks(self.down(x)))
+        h = self.out(self.latent_blocks(self.down(x)))
+        if not self.lowband.channels:
+            return h
+        coeffs = self.lowband.encode(wav).to(h.dtype)
+        mean, logvar = h.chunk(2, dim=1)
+        fixed = torch.full_like(coeffs, self.cfg.lowband_logvar)
+        return torch.cat([coeffs, mean, fixed, logvar], dim=1)
 
 
 class StftDecoder(nn.Module):
@@ -176,6 +192,7 @@ class StftDecoder(nn.Module):
     def __init__(self, cfg: AutoencoderConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.lowband = LowbandCodec(cfg.hop, cfg.lowband_mid, cfg.lowband_side)
         d = cfg.stft_dim
         self.embed = nn.Conv1d(cfg.latent_dim, d, 7, padding=3)
         self.latent_blocks = _blocks(cfg, cfg.stft_blocks[0])
@@ -215,12 +232,20 @@ class StftDecoder(nn.Module):
             spec = spec * carrier(*spec.shape[-2:], cfg.n_fft, cfg.stft_hop, spec.device)
         return spec
 
-    def synthesize(self, spec: Tensor, batch: int) -> Tensor:
-        """(B A, F, N) complex spectrum -> (B, A, N * stft_hop) float32, clipped to [-1, 1]."""
+    def synthesize(self, spec: Tensor, batch: int, lowband: Tensor | None = None) -> Tensor:
+        """(B A, F, N) complex spectrum (plus the (B, A, N * stft_hop) low band, if any) ->
+        (B, A, N * stft_hop) float32, clipped to [-1, 1]."""
         with torch.autocast(spec.device.type, enabled=False):
             wav = istft_same(spec, self.cfg.n_fft, self.cfg.stft_hop)
-        return rearrange(wav, "(b a) l -> b a l", b=batch).clamp(-1.0, 1.0)
+            wav = rearrange(wav, "(b a) l -> b a l", b=batch)
+            if lowband is not None:
+                wav = wav + lowband
+        return wav.clamp(-1.0, 1.0)
+
+    def low(self, z: Tensor) -> Tensor | None:
+        """(B, C, T) -> the low band its first channels code, (B, 2, T * hop), or None."""
+        return self.lowband.decode(z[:, : self.lowband.channels]) if self.lowband.channels else None
 
     def forward(self, z: Tensor) -> Tensor:
         """(B, C, T) -> (B, A, T * hop) float32, clipped to [-1, 1]."""
-        return self.synthesize(self.spectrum(z), z.shape[0])
+        return self.synthesize(self.spectrum(z), z.shape[0], self.low(z))

@@ -124,9 +124,12 @@ def posterior_snr_db(ae: torch.nn.Module, wav: torch.Tensor) -> np.ndarray:
 
     A channel below 0 dB carries less signal than the noise the decoder was trained to see in
     it: a latent whose channels mostly sit there has collapsed towards the prior (the KL term
-    winning over the reconstruction).
+    winning over the reconstruction). The learnt channels only: a hybrid codec's low-band
+    channels (the first ones) are coefficients with a fixed noise, not a posterior.
     """
     mean, logvar = ae.encode_dist(wav)
+    low = getattr(getattr(ae, "cfg", None), "lowband_channels", 0)
+    mean, logvar = mean[:, low:], logvar[:, low:]
     signal = mean.float().var(dim=-1)[0]
     noise = logvar.float().exp().mean(dim=-1)[0]
     return (10 * torch.log10(signal.clamp_min(1e-12) / noise.clamp_min(1e-12))).numpy()

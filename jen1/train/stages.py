@@ -120,25 +120,30 @@ class AutoencoderStage:
             gens = sample_generators(tc.seed, mb["sample_id"], salt=11, device=wav.device)
             out = ae(wav, generator=gens)
             rec = reconstruction_losses(wav, out.recon, lc, magnitude=magnitude_scale(lc, step))
-            kl = kl_loss(out.mean, out.logvar)
+            # the hybrid codec's low-band channels are fixed coefficients, not a posterior
+            low = self.cfg.autoencoder.lowband_channels
+            mean, logvar = out.mean[:, low:], out.logvar[:, low:]
+            kl = kl_loss(mean, logvar)
             loss = rec["recon"] + kl_scale(lc, step) * lc.kl_weight * kl
             log = {k: v.detach() for k, v in rec.items() if k != "recon"}
+            # the predicted spectrum is what the network adds to the low band (if any)
+            target = wav if out.lowband is None else wav - out.lowband.detach()
             if lc.spectrum_weight > 0 and out.spectrum is not None:
                 acfg = self.cfg.autoencoder
                 spec = lc.spectrum_weight * spectrum_loss(
-                    wav, out.spectrum, acfg.n_fft, acfg.stft_hop
+                    target, out.spectrum, acfg.n_fft, acfg.stft_hop
                 )
                 loss = loss + spec
                 log["spectrum"] = spec.detach()
             if lc.spectrum_mag_weight > 0 and out.spectrum is not None:
                 acfg = self.cfg.autoencoder
                 smag = lc.spectrum_mag_weight * spectrum_log_magnitude_loss(
-                    wav, out.spectrum, acfg.n_fft, acfg.stft_hop
+                    target, out.spectrum, acfg.n_fft, acfg.stft_hop
                 )
                 loss = loss + smag
                 log["spectrum_mag"] = smag.detach()
             log["kl"] = kl.detach()
-            log.update(posterior_health(out.mean, out.logvar, wav, out.recon))
+            log.update(posterior_health(mean, logvar, wav, out.recon))
             if use_adv:
                 fake = disc(out.recon)
                 adv = generator_adv_loss(fake)

@@ -16,19 +16,22 @@ from jen1.config import load_config
 
 def tiny_ae_config(arch: str):
     """The tiny autoencoder config, or its STFT twin with the same hop (128) and rate
-    ("stft-vector": with the vector phase head; "stft-demod": that and demodulated spectra)."""
+    ("stft-vector": with the vector phase head; "stft-demod": that and demodulated spectra;
+    "stft-hybrid": that and an exactly coded low band in 5 of the 8 channels)."""
     cfg = load_config("tiny").autoencoder
     if arch.startswith("stft"):
         cfg = dataclasses.replace(
             cfg, arch="stft", strides=(2,), stft_hop=64, n_fft=256, stft_dim=32,
             stft_mlp_ratio=2.0, stft_blocks=(1, 1),
             stft_phase="scalar" if arch == "stft" else "vector",
-            stft_demodulate=arch == "stft-demod",
+            stft_demodulate=arch in ("stft-demod", "stft-hybrid"),
         )
+    if arch == "stft-hybrid":
+        cfg = dataclasses.replace(cfg, lowband_mid=3, lowband_side=2)
     return cfg
 
 
-@pytest.fixture(params=["conv", "stft", "stft-vector", "stft-demod"])
+@pytest.fixture(params=["conv", "stft", "stft-vector", "stft-demod", "stft-hybrid"])
 def ae(request) -> AudioAutoencoder:
     torch.manual_seed(0)
     return AudioAutoencoder(tiny_ae_config(request.param)).eval()
