@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The recipe of the next default model (v1.0, in progress): the real-music and synthetic corpora,
-# the STFT autoencoder (`small-v2`: 64 channels at 50 Hz, demodulated phase), then a U-Net with
-# musical controls and rectified flow on its latents. Every stage checkpoints and resumes, and
+# the hybrid autoencoder (`small-v3`: 128 channels at 50 Hz, the low band coded exactly), then a
+# U-Net with musical controls and rectified flow on its latents. Every stage checkpoints and resumes, and
 # every data step skips finished work: re-run the script to continue where it stopped.
 # Usage: bash scripts/train_next.sh [WORK_DIR] [AE_STEPS] [UNET_STEPS]
 set -euo pipefail
