@@ -139,6 +139,11 @@ class AutoencoderLossConfig:
     stft_weight: float = 1.0
     mel_weight: float = 1.0
     mel_bins: int = 80
+    # log-mel L1 on power (|X|^2 summed per mel band) at the mel term's windows: the log of a
+    # band's energy. L1 on log magnitudes aims at a median, which for a spectrum the decoder
+    # draws smoother than its target (harmonics it cannot resolve yet) lies well below the
+    # band's energy: the highs came out too quiet (benchmarks/README.md, "the hybrid codec")
+    mel_power_weight: float = 0.0
     l1_weight: float = 0.1
     # MR-STFT on mid (L+R)/2 and side (L-R)/2 too: per-channel spectral losses alone leave the
     # phase between channels free, and the mid channel then partly cancels (measured)

@@ -162,12 +162,12 @@ def mel_windows(loss_cfg: AutoencoderLossConfig) -> tuple[int, ...]:
     return big or (max(loss_cfg.stft_windows),)
 
 
-def _log_mel(mag: Tensor, sample_rate: int, n_mels: int) -> Tensor:
-    """(B, 2, F, N) magnitudes -> (B, 2, n_mels, N) log10 mel magnitudes."""
+def _log_mel(mag: Tensor, sample_rate: int, n_mels: int, floor: float = 1e-5) -> Tensor:
+    """(B, 2, F, N) magnitudes (or powers) -> (B, 2, n_mels, N) log10 mel sums."""
     n_fft = 2 * (mag.shape[2] - 1)
     fb = mel_filterbank(sample_rate, n_fft, n_mels).to(mag.device)
     mel = torch.einsum("mf,bcfn->bcmn", fb, mag)
-    return torch.log10(mel.clamp_min(1e-5))
+    return torch.log10(mel.clamp_min(floor))
 
 
 @_fp32
@@ -244,8 +244,9 @@ def reconstruction_losses(
 
     Returns:
         ``{"stft": w_stft * MR-STFT, "mel": w_mel * log-mel L1, "l1": w_l1 * time L1,
-        "mid_side": w_ms * MR-STFT of mid/side (when ``mid_side_weight`` > 0), "recon": their
-        sum}``. STFTs are shared between the STFT and mel terms.
+        "mel_power": w * log-mel-power L1 (when ``mel_power_weight`` > 0), "mid_side": w_ms *
+        MR-STFT of mid/side (when ``mid_side_weight`` > 0), "recon": their sum}``. STFTs are
+        shared between the STFT and mel terms.
     """
     # One complex STFT per window and signal serves every term: the magnitude terms, the mel
     # term, the mid/side terms (the STFT is linear: STFT((L+R)/2) = (STFT(L) + STFT(R)) / 2) and
@@ -255,7 +256,8 @@ def reconstruction_losses(
     complex_set = set(loss_cfg.complex_windows) if loss_cfg.complex_weight > 0 else set()
     mag_windows = loss_cfg.stft_windows if magnitude > 0 else ()
     zero = wav.new_zeros((), dtype=torch.float32)
-    stft, mel, ms, cplx = zero, zero, zero, zero
+    stft, mel, mel_pow, ms, cplx = zero, zero, zero, zero, zero
+    power = loss_cfg.mel_power_weight > 0
     for n_fft in dict.fromkeys(mag_windows + tuple(sorted(complex_set, reverse=True))):
         spec_r, spec_e = stft_complex(wav, n_fft), stft_complex(recon, n_fft)
         mag_r, mag_e = spec_r.abs(), spec_e.abs()
@@ -266,6 +268,10 @@ def reconstruction_losses(
                 lr = _log_mel(mag_r, sample_rate, loss_cfg.mel_bins)
                 le = _log_mel(mag_e, sample_rate, loss_cfg.mel_bins)
                 mel = mel + (lr - le).abs().mean()
+                if power:  # floor 1e-10: the square of the magnitude term's 1e-5
+                    lr = _log_mel(mag_r.square(), sample_rate, loss_cfg.mel_bins, 1e-10)
+                    le = _log_mel(mag_e.square(), sample_rate, loss_cfg.mel_bins, 1e-10)
+                    mel_pow = mel_pow + (lr - le).abs().mean()
             if mid_side:
                 sc, log_l1 = _stft_terms(_mid_side_spec(spec_r).abs(), _mid_side_spec(spec_e).abs())
                 ms = ms + (sc + log_l1).mean()
@@ -279,6 +285,9 @@ def reconstruction_losses(
         "l1": loss_cfg.l1_weight * l1,
     }
     out["recon"] = out["stft"] + out["mel"] + out["l1"]
+    if power:
+        out["mel_power"] = magnitude * loss_cfg.mel_power_weight * mel_pow / len(mel_set)
+        out["recon"] = out["recon"] + out["mel_power"]
     if mid_side:
         out["mid_side"] = magnitude * loss_cfg.mid_side_weight * ms / len(loss_cfg.stft_windows)
         out["recon"] = out["recon"] + out["mid_side"]

@@ -224,3 +224,28 @@ def test_autoencoder_training_step_logs_posterior_health():
     logs = stage.training_step(fabric, [{"wav": wav, "sample_id": torch.tensor([0, 1])}], 0)
     assert {"post_var", "latent_snr_db", "out_in_energy"} <= logs.keys()
     assert logs["post_var"] > 0 and logs["out_in_energy"] > 0
+
+
+def test_mel_power_term_sees_the_energy_a_smoothed_spectrum_loses():
+    """Harmonics against noise with the same log-mel magnitudes would pass the magnitude terms
+    alike; the power term is what tells a spectrum with the band energies right from one without.
+    Off by default, logged only when on."""
+    import dataclasses
+
+    from jen1.autoencoder.losses import reconstruction_losses
+    from jen1.config import load_config
+
+    lc = load_config("small-v3").ae_loss
+    t = torch.arange(24000) / 48000
+    ref = 0.01 * sum(torch.sin(2 * math.pi * f * t) for f in range(200, 16000, 400))
+    ref = ref[None, None].repeat(1, 2, 1)
+    assert "mel_power" not in reconstruction_losses(ref, 0.5 * ref, lc)
+    on = dataclasses.replace(lc, mel_power_weight=1.0)
+    assert float(reconstruction_losses(ref, ref, on)["mel_power"]) == 0.0
+    # half the amplitude: a quarter of the energy, log10(4) = 0.60 in every band
+    half = reconstruction_losses(ref, 0.5 * ref, on)
+    assert abs(float(half["mel_power"]) - math.log10(4)) < 0.02
+    assert abs(float(half["mel"]) - math.log10(2)) < 0.02
+    torch.testing.assert_close(
+        half["recon"], sum(v for k, v in half.items() if k not in ("recon",))
+    )
