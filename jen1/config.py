@@ -532,8 +532,9 @@ def _small_v3() -> Jen1Config:
     included); the learnt encoder codes the rest in channels 64-127, and the decoder's network,
     which reads all 128, predicts what lies above the low band. Magnitude terms only: the phase
     that matters for SI-SDR and for a crossfade against the original is in the low band, and
-    the complex and waveform terms make the bins whose phase the latent cannot carry quiet
-    (benchmarks/README.md, "the hybrid codec").
+    the complex and waveform terms make the bins whose phase the latent cannot carry quiet; the
+    log-mel power term at 4 brings the highs to their energy, which the log-magnitude terms
+    alone left at a quarter (benchmarks/README.md, "the hybrid codec").
     """
     v2 = _small_v2()
     return dataclasses.replace(
@@ -550,6 +551,7 @@ def _small_v3() -> Jen1Config:
             l1_weight=0.0,
             complex_weight=0.0,
             spectrum_weight=0.0,
+            mel_power_weight=4.0,
         ),
     )
 
