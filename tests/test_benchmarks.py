@@ -249,3 +249,34 @@ def test_bench_ae_phase_runs_every_row(tmp_path, capsys):
     assert heads == {(h, w) for h in ("scalar", "vector") for w in (1.0, 0.1, 0.0)}
     assert all(list(r["si_sdr_db"]) == ["2", "4"] for r in res["rows"])
     assert "SI-SDR dB of the overfit" in capsys.readouterr().out
+
+
+def test_bench_lowband_share_and_bound(tmp_path, capsys):
+    """A bass tone lies inside every low band, a treble one inside none: the table says so."""
+    import math
+
+    import soundfile as sf
+    import torch
+
+    t = torch.arange(3 * 48000) / 48000
+    (tmp_path / "audio").mkdir()  # a folder of audio files (no manifest): all of them
+    for name, hz in (("bass", 80.0), ("treble", 5000.0)):
+        tone = 0.3 * torch.sin(2 * math.pi * hz * t)
+        sf.write(tmp_path / "audio" / f"{name}.wav", torch.stack([tone, tone], 1).numpy(), 48000)
+    bench = _load("bench_lowband")
+    res = bench.measure([bench_clip(tmp_path / "audio" / "bass.wav")], bands=((16, 4),))
+    assert res[0]["energy_share_median"] > 0.99 and res[0]["si_sdr_bound_median"] > 15
+    res = bench.measure([bench_clip(tmp_path / "audio" / "treble.wav")], bands=((16, 4),))
+    assert res[0]["energy_share_median"] < 0.01 and res[0]["si_sdr_bound_median"] < -30
+    out = tmp_path / "lowband.json"
+    bench.main(["--data", str(tmp_path), "--n", "2", "--seconds", "2", "--json", str(out)])
+    assert json.loads(out.read_text())["clips"] == 2
+    assert "1200" in capsys.readouterr().out
+
+
+def bench_clip(path):
+    import soundfile as sf
+    import torch
+
+    wav, _ = sf.read(path, dtype="float32")
+    return torch.from_numpy(wav.T.copy())[None, :, : 2 * 48000]
