@@ -93,9 +93,17 @@ def istft_same(spec: Tensor, n_fft: int, hop: int) -> Tensor:
 def carrier(bins: int, frames: int, n_fft: int, hop: int, device: torch.device) -> Tensor:
     """exp(2 pi i k hop n / n_fft) for bins k and frames n: (bins, frames) complex64, the phase
     a bin-centred steady partial advances by (exact: the angle is taken modulo n_fft in
-    integers, so it does not drift over long audio)."""
-    k = torch.arange(bins, device=device, dtype=torch.int64)[:, None]
-    n = torch.arange(frames, device=device, dtype=torch.int64)[None, :]
+    integers, so it does not drift over long audio). It repeats every n_fft / gcd(n_fft, hop)
+    frames: one period is computed (and kept) and tiled."""
+    period = n_fft // math.gcd(n_fft, hop)
+    block = _carrier_period(bins, period, n_fft, hop).to(device)
+    return block.repeat(1, -(-frames // period))[:, :frames]
+
+
+@functools.lru_cache(maxsize=8)
+def _carrier_period(bins: int, period: int, n_fft: int, hop: int) -> Tensor:
+    k = torch.arange(bins, dtype=torch.int64)[:, None]
+    n = torch.arange(period, dtype=torch.int64)[None, :]
     angle = ((k * hop * n) % n_fft).to(torch.float64) * (2 * math.pi / n_fft)
     return torch.polar(torch.ones_like(angle), angle).to(torch.complex64)
 
