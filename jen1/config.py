@@ -144,6 +144,10 @@ class AutoencoderLossConfig:
     # draws smoother than its target (harmonics it cannot resolve yet) lies well below the
     # band's energy: the highs came out too quiet (benchmarks/README.md, "the hybrid codec")
     mel_power_weight: float = 0.0
+    # log10 of each mel band's energy summed over the whole segment, L1 (the largest mel
+    # window): the spectral balance of the segment, which per-frame log terms leave to the
+    # median frame (an attack the decoder smears holds most of a band's energy in a few frames)
+    band_energy_weight: float = 0.0
     l1_weight: float = 0.1
     # MR-STFT on mid (L+R)/2 and side (L-R)/2 too: per-channel spectral losses alone leave the
     # phase between channels free, and the mid channel then partly cancels (measured)

@@ -256,8 +256,9 @@ def reconstruction_losses(
     complex_set = set(loss_cfg.complex_windows) if loss_cfg.complex_weight > 0 else set()
     mag_windows = loss_cfg.stft_windows if magnitude > 0 else ()
     zero = wav.new_zeros((), dtype=torch.float32)
-    stft, mel, mel_pow, ms, cplx = zero, zero, zero, zero, zero
+    stft, mel, mel_pow, band, ms, cplx = zero, zero, zero, zero, zero, zero
     power = loss_cfg.mel_power_weight > 0
+    band_window = max(mel_set) if loss_cfg.band_energy_weight > 0 and magnitude > 0 else None
     for n_fft in dict.fromkeys(mag_windows + tuple(sorted(complex_set, reverse=True))):
         spec_r, spec_e = stft_complex(wav, n_fft), stft_complex(recon, n_fft)
         mag_r, mag_e = spec_r.abs(), spec_e.abs()
@@ -272,6 +273,12 @@ def reconstruction_losses(
                     lr = _log_mel(mag_r.square(), sample_rate, loss_cfg.mel_bins, 1e-10)
                     le = _log_mel(mag_e.square(), sample_rate, loss_cfg.mel_bins, 1e-10)
                     mel_pow = mel_pow + (lr - le).abs().mean()
+                if n_fft == band_window:  # (B, 2, n_mels) energies of the whole segment
+                    fb = mel_filterbank(sample_rate, n_fft, loss_cfg.mel_bins).to(mag_r.device)
+                    er = torch.einsum("mf,bcfn->bcm", fb, mag_r.square())
+                    ee = torch.einsum("mf,bcfn->bcm", fb, mag_e.square())
+                    band = (torch.log10(er.clamp_min(1e-10)) - torch.log10(ee.clamp_min(1e-10)))
+                    band = band.abs().mean()
             if mid_side:
                 sc, log_l1 = _stft_terms(_mid_side_spec(spec_r).abs(), _mid_side_spec(spec_e).abs())
                 ms = ms + (sc + log_l1).mean()
@@ -288,6 +295,9 @@ def reconstruction_losses(
     if power:
         out["mel_power"] = magnitude * loss_cfg.mel_power_weight * mel_pow / len(mel_set)
         out["recon"] = out["recon"] + out["mel_power"]
+    if band_window is not None:
+        out["band_energy"] = magnitude * loss_cfg.band_energy_weight * band
+        out["recon"] = out["recon"] + out["band_energy"]
     if mid_side:
         out["mid_side"] = magnitude * loss_cfg.mid_side_weight * ms / len(loss_cfg.stft_windows)
         out["recon"] = out["recon"] + out["mid_side"]

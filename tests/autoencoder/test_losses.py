@@ -250,3 +250,25 @@ def test_mel_power_term_sees_the_energy_a_smoothed_spectrum_loses():
     torch.testing.assert_close(
         half["recon"], sum(v for k, v in half.items() if k not in ("recon",))
     )
+
+
+def test_band_energy_term_sees_the_segment_balance_that_frames_hide():
+    """One loud attack among quiet frames: missing it moves the median frame (what the
+    per-frame log terms weigh) hardly at all, and the segment's band energy a lot."""
+    import dataclasses
+
+    from jen1.autoencoder.losses import reconstruction_losses
+    from jen1.config import load_config
+
+    g = torch.Generator().manual_seed(0)
+    quiet = 0.003 * torch.randn(1, 2, 48000, generator=g)
+    burst = quiet.clone()
+    burst[..., 24000:24480] += 0.5 * torch.randn(1, 2, 480, generator=g)
+    lc = load_config("small-v3").ae_loss
+    assert "band_energy" not in reconstruction_losses(burst, quiet, lc)
+    on = dataclasses.replace(lc, band_energy_weight=1.0)
+    missed = reconstruction_losses(burst, quiet, on)
+    assert float(missed["band_energy"]) > 1.0  # the segment holds 10x the energy and more
+    per_frame = float(missed["mel_power"]) / on.mel_power_weight
+    assert per_frame < 0.5 * float(missed["band_energy"])
+    assert float(reconstruction_losses(burst, burst, on)["band_energy"]) == 0.0
