@@ -537,8 +537,9 @@ def _small_v3() -> Jen1Config:
     which reads all 128, predicts what lies above the low band. Magnitude terms only: the phase
     that matters for SI-SDR and for a crossfade against the original is in the low band, and
     the complex and waveform terms make the bins whose phase the latent cannot carry quiet; the
-    log-mel power term at 4 brings the highs to their energy, which the log-magnitude terms
-    alone left at a quarter (benchmarks/README.md, "the hybrid codec").
+    log-mel power and segment band-energy terms at 4 pull the highs towards their energy, which
+    the per-frame log-magnitude terms leave at a quarter (benchmarks/README.md, "the hybrid
+    codec").
     """
     v2 = _small_v2()
     return dataclasses.replace(
@@ -556,6 +557,7 @@ def _small_v3() -> Jen1Config:
             complex_weight=0.0,
             spectrum_weight=0.0,
             mel_power_weight=4.0,
+            band_energy_weight=4.0,
         ),
     )
 

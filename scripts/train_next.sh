@@ -32,9 +32,9 @@ jen1 data synth "$work/synth-v1" --clips 10000 --seed 2 "${kits[@]}" --vary-mix
 
 # 4. the autoencoder (small-v3, the hybrid codec): the low band (mid to 1.2 kHz, side to 400 Hz)
 #    coded exactly as MDCT coefficients in 64 of its 128 channels, the rest learnt with magnitude
-#    terms and the log-mel power term; the KL rising from 0 between steps 2000 and 4000 (from
-#    step 0 it pulled the posterior to the prior); the discriminator joins at step 30000 (on a
-#    CPU it costs 2.5x a step at 8 channels, 11x at 32). bf16 where the CPU has it
+#    terms and the log-mel power and band-energy terms; the KL rising from 0 between steps 2000
+#    and 4000 (from step 0 it pulled the posterior to the prior); the discriminator joins at
+#    step 30000 (on a CPU it costs 2.5x a step at 8 channels, 11x at 32). bf16 where it can
 resume=$([ -d "$work/ae-run" ] && echo --resume || true)
 nice jen1 --threads 1 train autoencoder --config small-v3 --data "$work/ae-data" \
   --out "$work/ae-run" $resume --max-steps "$ae_steps"

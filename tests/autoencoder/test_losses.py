@@ -264,7 +264,8 @@ def test_band_energy_term_sees_the_segment_balance_that_frames_hide():
     quiet = 0.003 * torch.randn(1, 2, 48000, generator=g)
     burst = quiet.clone()
     burst[..., 24000:24480] += 0.5 * torch.randn(1, 2, 480, generator=g)
-    lc = load_config("small-v3").ae_loss
+    assert load_config("small-v3").ae_loss.band_energy_weight > 0
+    lc = dataclasses.replace(load_config("small-v3").ae_loss, band_energy_weight=0.0)
     assert "band_energy" not in reconstruction_losses(burst, quiet, lc)
     on = dataclasses.replace(lc, band_energy_weight=1.0)
     missed = reconstruction_losses(burst, quiet, on)
