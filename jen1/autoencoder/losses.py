@@ -163,7 +163,7 @@ def mel_windows(loss_cfg: AutoencoderLossConfig) -> tuple[int, ...]:
 
 
 def _log_mel(mag: Tensor, sample_rate: int, n_mels: int, floor: float = 1e-5) -> Tensor:
-    """(B, 2, F, N) magnitudes (or powers) -> (B, 2, n_mels, N) log10 mel sums."""
+    """(B, 2, F, N) magnitudes -> (B, 2, n_mels, N) log10 mel sums."""
     n_fft = 2 * (mag.shape[2] - 1)
     fb = mel_filterbank(sample_rate, n_fft, n_mels).to(mag.device)
     mel = torch.einsum("mf,bcfn->bcmn", fb, mag)
@@ -269,16 +269,15 @@ def reconstruction_losses(
                 lr = _log_mel(mag_r, sample_rate, loss_cfg.mel_bins)
                 le = _log_mel(mag_e, sample_rate, loss_cfg.mel_bins)
                 mel = mel + (lr - le).abs().mean()
-                if power:  # floor 1e-10: the square of the magnitude term's 1e-5
-                    lr = _log_mel(mag_r.square(), sample_rate, loss_cfg.mel_bins, 1e-10)
-                    le = _log_mel(mag_e.square(), sample_rate, loss_cfg.mel_bins, 1e-10)
-                    mel_pow = mel_pow + (lr - le).abs().mean()
-                if n_fft == band_window:  # (B, 2, n_mels) energies of the whole segment
+                if power or n_fft == band_window:  # (B, 2, n_mels, N) mel band powers
                     fb = mel_filterbank(sample_rate, n_fft, loss_cfg.mel_bins).to(mag_r.device)
-                    er = torch.einsum("mf,bcfn->bcm", fb, mag_r.square())
-                    ee = torch.einsum("mf,bcfn->bcm", fb, mag_e.square())
-                    band = (torch.log10(er.clamp_min(1e-10)) - torch.log10(ee.clamp_min(1e-10)))
-                    band = band.abs().mean()
+                    pr = torch.einsum("mf,bcfn->bcmn", fb, mag_r.square())
+                    pe = torch.einsum("mf,bcfn->bcmn", fb, mag_e.square())
+                    # floor 1e-10: the square of the magnitude terms' 1e-5
+                    if power:
+                        mel_pow = mel_pow + _log_ratio_l1(pr, pe)
+                    if n_fft == band_window:  # the energies of the whole segment
+                        band = _log_ratio_l1(pr.sum(-1), pe.sum(-1))
             if mid_side:
                 sc, log_l1 = _stft_terms(_mid_side_spec(spec_r).abs(), _mid_side_spec(spec_e).abs())
                 ms = ms + (sc + log_l1).mean()
@@ -305,6 +304,11 @@ def reconstruction_losses(
         out["complex"] = loss_cfg.complex_weight * cplx / len(loss_cfg.complex_windows)
         out["recon"] = out["recon"] + out["complex"]
     return out
+
+
+def _log_ratio_l1(ref: Tensor, est: Tensor, floor: float = 1e-10) -> Tensor:
+    """Mean |log10 ref - log10 est| of two non-negative tensors, each floored (scalar)."""
+    return (torch.log10(ref.clamp_min(floor)) - torch.log10(est.clamp_min(floor))).abs().mean()
 
 
 def _mid_side_spec(spec: Tensor) -> Tensor:
