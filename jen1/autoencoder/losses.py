@@ -43,9 +43,14 @@ def _fp32(fn):
 # --- spectra ------------------------------------------------------------------------------
 
 
+# Cached tensors are built outside inference mode: one built under ``torch.inference_mode``
+# (an evaluation first) could not be saved for backward by training in the same process.
+
+
 @functools.lru_cache(maxsize=32)
 def _hann(n_fft: int) -> Tensor:
-    return torch.hann_window(n_fft)
+    with torch.inference_mode(False):
+        return torch.hann_window(n_fft)
 
 
 def stft_magnitude(wav: Tensor, n_fft: int, hop: int | None = None) -> Tensor:
@@ -153,7 +158,8 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> Tensor:
     upper = ramps[2:] / fdiff[1:, None]
     weights = np.maximum(0.0, np.minimum(lower, upper))
     weights *= (2.0 / (mel_pts[2 : n_mels + 2] - mel_pts[:n_mels]))[:, None]
-    return torch.from_numpy(weights.astype(np.float32))
+    with torch.inference_mode(False):
+        return torch.from_numpy(weights.astype(np.float32))
 
 
 def mel_windows(loss_cfg: AutoencoderLossConfig) -> tuple[int, ...]:

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jen1.autoencoder.overlap import overlap_add
+
 # Coefficients are scaled so that music at a usual level gives channels of roughly unit spread,
 # like the learnt ones beside them (the orthonormal MDCT of a hop of 960 gives about 15 per unit
 # of sine amplitude).
@@ -76,13 +78,12 @@ class LowbandCodec(nn.Module):
     def _synthesise(self, coeffs: Tensor) -> Tensor:
         """(B, bins, T) -> (B, T hop): each frame's waveform, then overlap-add.
 
-        A matmul and ``fold`` rather than a transposed convolution: oneDNN builds a new kernel
-        for each input length of that one, which cost 0.25 s per new length (measured).
+        A matmul and an overlap-add rather than a transposed convolution: oneDNN builds a new
+        kernel for each input length of that one, which cost 0.25 s per new length (measured).
         """
         h, (bins, t) = self.hop, coeffs.shape[1:]
         frames = torch.einsum("bkt,kn->bnt", coeffs, self.basis[:bins, 0].to(coeffs.dtype))
-        y = F.fold(frames, output_size=(1, (t + 1) * h), kernel_size=(1, 2 * h), stride=(1, h))
-        return y[:, 0, 0, h // 2 : h // 2 + t * h]
+        return overlap_add(frames, h)[:, h // 2 : h // 2 + t * h]
 
     def encode(self, wav: Tensor) -> Tensor:
         """(B, 2, L), L a multiple of hop -> (B, mid + side, L / hop) scaled coefficients."""

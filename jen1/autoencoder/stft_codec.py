@@ -33,15 +33,22 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from jen1.autoencoder.lowband import LowbandCodec
+from jen1.autoencoder.overlap import overlap_add
 from jen1.config import AutoencoderConfig
 
 _MAG_COMPRESS = 0.3  # |X|^0.3: the dynamic range of music spectra in a range a network likes
 _LOG_MAG_MAX = math.log(1e2)  # Vocos clips exp(log-magnitude) at 100
 
 
+# The cached tensors below are built outside inference mode: one built under
+# ``torch.inference_mode`` (evaluation, generation) cannot be saved for backward by training in
+# the same process afterwards.
+
+
 @functools.lru_cache(maxsize=8)
 def _window(n_fft: int) -> Tensor:
-    return torch.hann_window(n_fft)
+    with torch.inference_mode(False):
+        return torch.hann_window(n_fft)
 
 
 def stft_same(wav: Tensor, n_fft: int, hop: int) -> Tensor:
@@ -78,34 +85,47 @@ def istft_same(spec: Tensor, n_fft: int, hop: int) -> Tensor:
     n = spec.shape[-1]
     win = _window(n_fft).to(spec.device)
     frames = torch.fft.irfft(spec, n_fft, dim=1, norm="backward") * win[None, :, None]
-    size = (n - 1) * hop + n_fft
-    y = F.fold(frames, output_size=(1, size), kernel_size=(1, n_fft), stride=(1, hop))
-    env = F.fold(
-        win.square()[None, :, None].expand(1, n_fft, n),
-        output_size=(1, size),
-        kernel_size=(1, n_fft),
-        stride=(1, hop),
-    )
-    y, env = y[:, 0, 0, pad : size - pad], env[:, 0, 0, pad : size - pad]
-    return y / env.clamp_min(1e-11)
-
-
-def carrier(bins: int, frames: int, n_fft: int, hop: int, device: torch.device) -> Tensor:
-    """exp(2 pi i k hop n / n_fft) for bins k and frames n: (bins, frames) complex64, the phase
-    a bin-centred steady partial advances by (exact: the angle is taken modulo n_fft in
-    integers, so it does not drift over long audio). It repeats every n_fft / gcd(n_fft, hop)
-    frames: one period is computed (and kept) and tiled."""
-    period = n_fft // math.gcd(n_fft, hop)
-    block = _carrier_period(bins, period, n_fft, hop).to(device)
-    return block.repeat(1, -(-frames // period))[:, :frames]
+    y = overlap_add(frames, hop)
+    size = y.shape[-1]
+    env = _window_envelope(n_fft, hop, n, str(spec.device))
+    y = y[:, pad : size - pad]
+    return y / env
 
 
 @functools.lru_cache(maxsize=8)
-def _carrier_period(bins: int, period: int, n_fft: int, hop: int) -> Tensor:
-    k = torch.arange(bins, dtype=torch.int64)[:, None]
-    n = torch.arange(period, dtype=torch.int64)[None, :]
-    angle = ((k * hop * n) % n_fft).to(torch.float64) * (2 * math.pi / n_fft)
-    return torch.polar(torch.ones_like(angle), angle).to(torch.complex64)
+def _window_envelope(n_fft: int, hop: int, frames: int, device: str) -> Tensor:
+    """The summed squared windows :func:`istft_same` divides by, trimmed like its output:
+    (frames * hop,) float32, clamped away from 0 (kept: chunked decoding repeats lengths)."""
+    pad = (n_fft - hop) // 2
+    with torch.inference_mode(False), torch.no_grad():
+        sq = _window(n_fft).square().to(device)[None, :, None].expand(1, n_fft, frames)
+        env = overlap_add(sq.contiguous(), hop)[0]
+        return env[pad : env.shape[-1] - pad].clamp_min(1e-11)
+
+
+def carrier(
+    bins: int, frames: int, n_fft: int, hop: int, device: torch.device, frame_major: bool = False
+) -> Tensor:
+    """exp(2 pi i k hop n / n_fft) for bins k and frames n: (bins, frames) complex64, the phase
+    a bin-centred steady partial advances by (exact: the angle is taken modulo n_fft in
+    integers, so it does not drift over long audio); ``frame_major`` gives (frames, bins). It
+    repeats every n_fft / gcd(n_fft, hop) frames: one period is computed (and kept) and tiled."""
+    period = n_fft // math.gcd(n_fft, hop)
+    block = _carrier_period(bins, period, n_fft, hop, frame_major).to(device)
+    reps = -(-frames // period)
+    if frame_major:
+        return block.repeat(reps, 1)[:frames]
+    return block.repeat(1, reps)[:, :frames]
+
+
+@functools.lru_cache(maxsize=8)
+def _carrier_period(bins: int, period: int, n_fft: int, hop: int, frame_major: bool) -> Tensor:
+    with torch.inference_mode(False):
+        k = torch.arange(bins, dtype=torch.int64)[:, None]
+        n = torch.arange(period, dtype=torch.int64)[None, :]
+        angle = ((k * hop * n) % n_fft).to(torch.float64) * (2 * math.pi / n_fft)
+        block = torch.polar(torch.ones_like(angle), angle).to(torch.complex64)
+        return block.T.contiguous() if frame_major else block
 
 
 class ConvNeXtBlock(nn.Module):
@@ -224,10 +244,18 @@ class StftDecoder(nn.Module):
             self.head.bias.view(cfg.audio_channels, self.per_bin, -1)[:, 0].fill_(-5.0)
 
     def spectrum(self, z: Tensor) -> Tensor:
-        """(B, C, T) -> (B A, F, N) complex64 spectrum, N = T * prod(strides)."""
+        """(B, C, T) -> (B A, F, N) complex64 spectrum, N = T * prod(strides).
+
+        Computed frame-major (the head as a matmul on (B, N, D), the spectrum laid out as
+        (B A, N, F) in memory and returned as its (B A, F, N) view), so that the inverse FFT
+        and the overlap-add read it without transposing copies.
+        """
+        cfg = self.cfg
         x = self.frame_blocks(self.up(self.latent_blocks(self.embed(z))))
-        h = self.head(self.norm(x)).float()  # (B, K A F, N), K = per_bin
-        h = rearrange(h, "b (a k f) n -> (b a) k f n", a=self.cfg.audio_channels, k=self.per_bin)
+        x = self.norm.norm(rearrange(x, "b d n -> b n d"))
+        h = F.linear(x, self.head.weight[..., 0], self.head.bias).float()  # (B, N, A K F)
+        h = rearrange(h, "b n (a k f) -> b a k n f", a=cfg.audio_channels, k=self.per_bin)
+        h = h.reshape(-1, *h.shape[2:])  # (B A, K, N, F): a view when B = 1
         mag = h[:, 0].clamp(max=_LOG_MAG_MAX).exp()
         if self.per_bin == 2:
             spec = torch.polar(mag, h[:, 1])
@@ -235,10 +263,10 @@ class StftDecoder(nn.Module):
             re, im = h[:, 1], h[:, 2]
             scale = mag * torch.rsqrt(re.square() + im.square() + 1e-12)
             spec = torch.complex(re * scale, im * scale)
-        if self.cfg.stft_demodulate:
-            cfg = self.cfg
-            spec = spec * carrier(*spec.shape[-2:], cfg.n_fft, cfg.stft_hop, spec.device)
-        return spec
+        if cfg.stft_demodulate:
+            bins, frames = spec.shape[-1], spec.shape[-2]
+            spec = spec * carrier(bins, frames, cfg.n_fft, cfg.stft_hop, spec.device, True)
+        return spec.transpose(1, 2)
 
     def synthesize(self, spec: Tensor, batch: int, lowband: Tensor | None = None) -> Tensor:
         """(B A, F, N) complex spectrum (plus the (B, A, N * stft_hop) low band, if any) ->

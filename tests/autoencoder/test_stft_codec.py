@@ -136,3 +136,23 @@ def test_logvar_init_starts_the_posterior_narrow():
             assert logvar.std() > 0.01  # free from the first step
     with pytest.raises(ConfigError, match="arch 'stft' only"):
         dataclasses.replace(load_config("tiny").autoencoder, logvar_init=-6.0)
+
+
+def test_transforms_cached_under_inference_mode_still_train():
+    # an evaluation (inference mode) first fills the caches of windows, envelopes, carriers and
+    # mel filterbanks; training in the same process must be able to save them for backward
+    from jen1.autoencoder.losses import mel_filterbank, stft_magnitude
+    from jen1.autoencoder.stft_codec import carrier
+
+    args = (1152, 288)  # sizes no other test uses, so this test fills the caches itself
+    with torch.inference_mode():
+        wav = torch.randn(1, 288 * 8)
+        istft_same(stft_same(wav, *args) * carrier(577, 8, *args, wav.device), *args)
+        stft_magnitude(wav[None], 1152)
+        mel_filterbank(48000, 1152, 40)
+    wav = torch.randn(1, 288 * 8, requires_grad=True)
+    spec = stft_same(wav, *args) * carrier(577, 8, *args, wav.device)
+    out = istft_same(spec, *args)
+    mel = mel_filterbank(48000, 1152, 40) @ stft_magnitude(out[None], 1152)[0, 0]
+    (out.square().sum() + mel.sum()).backward()
+    assert wav.grad is not None and wav.grad.abs().sum() > 0
