@@ -3,11 +3,15 @@
 # the hybrid autoencoder (`small-v3`: 128 channels at 50 Hz, the low band coded exactly), then a
 # U-Net with musical controls and rectified flow on its latents. Every stage checkpoints and resumes, and
 # every data step skips finished work: re-run the script to continue where it stopped.
-# Usage: bash scripts/train_next.sh [WORK_DIR] [AE_STEPS] [UNET_STEPS]
+# The autoencoder trains whole for AE_STEPS, then its encoder is frozen: the U-Net trains on the
+# frozen encoder's latents on one core while the decoder goes on training on the other (the
+# latents stay valid), and the two are exported together.
+# Usage: bash scripts/train_next.sh [WORK_DIR] [AE_STEPS] [UNET_STEPS] [DECODER_STEPS]
 set -euo pipefail
 work=${1:-runs/next}
-ae_steps=${2:-100000}
+ae_steps=${2:-4000}
 unet_steps=${3:-100000}
+dec_steps=${4:-100000}
 mkdir -p "$work"
 kits=(--drum-kit /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
       --drum-kit /usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2)
@@ -54,12 +58,28 @@ jen1 eval autoencoder --model "$work/ae-model" --data "$work/synth0" --n 48 --fa
 [ -d "$work/latents" ] ||
   jen1 data encode "$work/unet-data" --autoencoder "$work/ae-model" --out "$work/latents"
 
-# 7. the U-Net: controls on, rectified flow with logit-normal times, an FAD curve in the logs
+# 7. the U-Net: controls on, rectified flow with logit-normal times, per-frame LayerNorms
+#    (unet.groups=1: 1.24x faster than group norms of 8), an FAD curve in the logs; beside it,
+#    on the other core, the decoder goes on training with the encoder frozen, starting from the
+#    cache's copy of the autoencoder (its latent normaliser included)
+resume=$([ -d "$work/decoder-run" ] && echo --resume || true)
+nice jen1 --threads 1 train autoencoder --config "$work/latents/autoencoder" \
+  --init "$work/latents/autoencoder" --set ae_loss.freeze_encoder=true \
+  --data "$work/ae-data" --out "$work/decoder-run" $resume --max-steps "$dec_steps" \
+  --no-progress > "$work/decoder-run.log" 2>&1 &
+decoder=$!
 resume=$([ -d "$work/unet-run" ] && echo --resume || true)
 nice jen1 --threads 1 train diffusion --config small --data "$work/latents" \
   --out "$work/unet-run" $resume --max-steps "$unet_steps" \
-  --set 'unet.controls={}' --set diffusion.objective=flow --set diffusion.schedule=flow \
-  --set diffusion.train_t=logit_normal --set train_diffusion.ckpt_every=250 \
+  --set 'unet.controls={}' --set unet.groups=1 --set diffusion.objective=flow \
+  --set diffusion.schedule=flow --set diffusion.train_t=logit_normal \
+  --set train_diffusion.ckpt_every=250 \
   --eval-every 1000 --eval-prompts "$work/synth-v1/test_prompts.jsonl" \
   --eval-reference "$work/synth-v1"
-jen1 export "$work/unet-run" "$work/model" --dtype bfloat16 --overwrite
+wait "$decoder"
+
+# 8. the model: the U-Net, then the fine-tuned decoder beside it (the export checks that the
+#    encoder is still the one the U-Net's latents came from)
+jen1 export "$work/unet-run" "$work/unet-model" --dtype bfloat16 --overwrite
+jen1 export "$work/decoder-run" "$work/model" --unet-from "$work/unet-model" --dtype bfloat16 \
+  --overwrite
