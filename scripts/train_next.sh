@@ -10,7 +10,7 @@
 set -euo pipefail
 work=${1:-runs/next}
 ae_steps=${2:-4000}
-unet_steps=${3:-100000}
+unet_steps=${3:-60000}
 dec_steps=${4:-100000}
 mkdir -p "$work"
 kits=(--drum-kit /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
@@ -58,8 +58,9 @@ jen1 eval autoencoder --model "$work/ae-model" --data "$work/synth0" --n 48 --fa
 [ -d "$work/latents" ] ||
   jen1 data encode "$work/unet-data" --autoencoder "$work/ae-model" --out "$work/latents"
 
-# 7. the U-Net: controls on, rectified flow with logit-normal times, per-frame LayerNorms
-#    (unet.groups=1: 1.24x faster than group norms of 8), an FAD curve in the logs; beside it,
+# 7. the U-Net: v0.4's batch and learning rate (16 clips of 10 s, 4e-4), controls on,
+#    rectified flow with logit-normal times, per-frame LayerNorms (unet.groups=1: 1.24x
+#    faster than group norms of 8), an FAD curve in the logs; beside it,
 #    on the other core, the decoder goes on training with the encoder frozen, starting from the
 #    cache's copy of the autoencoder (its latent normaliser included)
 resume=$([ -d "$work/decoder-run" ] && echo --resume || true)
@@ -73,6 +74,8 @@ nice jen1 --threads 1 train diffusion --config small --data "$work/latents" \
   --out "$work/unet-run" $resume --max-steps "$unet_steps" \
   --set 'unet.controls={}' --set unet.groups=1 --set diffusion.objective=flow \
   --set diffusion.schedule=flow --set diffusion.train_t=logit_normal \
+  --set train_diffusion.batch_size=16 --set train_diffusion.lr=4e-4 \
+  --set train_diffusion.warmup_steps=150 --set train_diffusion.max_steps=60000 \
   --set train_diffusion.ckpt_every=250 \
   --eval-every 1000 --eval-prompts "$work/synth-v1/test_prompts.jsonl" \
   --eval-reference "$work/synth-v1"
