@@ -62,6 +62,21 @@ def test_unet_from_takes_a_models_unet_when_the_encoder_matches(tmp_path, tiny_c
         export_model(run, tmp_path / "m2", unet_from=tmp_path / "base")
 
 
+def test_unet_from_accepts_a_base_stored_in_bfloat16(tmp_path, tiny_config):
+    # the U-Net model exported with --dtype bfloat16 holds the rounded copy of the encoder the
+    # decoder run keeps in float32: the same encoder
+    run = tmp_path / "run"
+    shadow = _ae_run(run, tiny_config, 3, 0.0)
+    unet = build_unet(tiny_config).state_dict()
+    save_model_dir(
+        tmp_path / "base", tiny_config, {"autoencoder": shadow, "unet": unet}, dtype=torch.bfloat16
+    )
+    export_model(run, tmp_path / "m", unet_from=tmp_path / "base", dtype="bfloat16")
+    _, state = load_model_dir(tmp_path / "m")
+    _, base = load_model_dir(tmp_path / "base")
+    assert all(torch.equal(state["autoencoder"][k], v) for k, v in base["autoencoder"].items())
+
+
 def test_a_run_without_checkpoints_is_a_clear_error(tmp_path):
     with pytest.raises(Jen1Error, match="no checkpoint in"):
         export_run(tmp_path)
