@@ -58,8 +58,9 @@ def build_latent_cache(
 
     from tqdm import tqdm
 
-    from jen1.checkpoint import save_model_dir
     from jen1.audio import load_audio
+    from jen1.checkpoint import save_model_dir
+    from jen1.fsutil import atomic_write
     from jen1.conditioning.text import load_text_encoder
     from jen1.models import load_autoencoder
 
@@ -121,16 +122,15 @@ def build_latent_cache(
             name = f"{split}-{len(shards):05d}.safetensors"
             from safetensors.torch import save_file
 
-            save_file(
-                {
-                    "z": z_pad.half(),
-                    "lengths": torch.tensor(lengths),
-                    "text_emb": emb_p.half(),
-                    "text_mask": mask_p,
-                    "clip": torch.tensor([r["_line"] for r in chunk]),
-                },
-                str(out / name),
-            )
+            shard = {
+                "z": z_pad.half(),
+                "lengths": torch.tensor(lengths),
+                "text_emb": emb_p.half(),
+                "text_mask": mask_p,
+                "clip": torch.tensor([r["_line"] for r in chunk]),
+            }
+            # safetensors creates its files 0o600; atomic_write gives the umask's mode
+            atomic_write(out / name, lambda p, shard=shard: save_file(shard, str(p)))
             shards.append(name)
         index["splits"][split] = {
             "clips": len(items),
@@ -148,7 +148,7 @@ def build_latent_cache(
     save_model_dir(ae_dir, cfg, {"autoencoder": ae.state_dict()})
     card = Path(model_dir) / "model_card.md"
     if card.exists():
-        shutil.copy(card, ae_dir / "model_card.md")
+        shutil.copyfile(card, ae_dir / "model_card.md")  # the umask's mode, not the source's
     (out / INDEX).write_text(json.dumps(index, indent=1))
     wall = time.perf_counter() - t0
     return {

@@ -87,3 +87,21 @@ def test_an_existing_cache_is_kept_and_a_missing_one_explained(corpus, tiny_mode
         LatentCache(corpus / "audio")
     with pytest.raises(Jen1Error, match="has no 'test' split"):
         cache.load_split("test")
+
+
+def test_cache_files_get_the_umask_mode(corpus, tiny_model_dir, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        out = tmp_path / "cache"
+        build_latent_cache(
+            corpus, tiny_model_dir, out, text_cfg=TextConfig(max_length=16), progress=False
+        )
+    finally:
+        os.umask(old)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".safetensors" and p.parent == out for p in files)  # the shards
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o640, p  # safetensors alone gives 0o600
