@@ -56,6 +56,40 @@ def hf_energy_ratio(ref: torch.Tensor, est: torch.Tensor, cutoff: float = HF_CUT
     return hf_est / hf_ref if hf_ref > 1e-5 * all_ref and hf_ref > 0 else float("nan")
 
 
+FLATNESS_BAND_HZ = (1500.0, 8000.0)  # above the hybrid codec's exact low band
+MEDIAN_KEYS = ("hf_ratio", "flatness_db")  # summarised over clips by the median
+
+
+def _band_power(wav: torch.Tensor, band: tuple[float, float], n_fft: int = 4096) -> torch.Tensor:
+    """Power spectrogram of the mid signal of (1, 2, L) within ``band`` Hz: (bins, frames)."""
+    mid = wav.reshape(2, -1).double().mean(0)
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    spec = torch.stft(mid, n_fft, n_fft // 4, window=window, return_complex=True)
+    freqs = torch.fft.rfftfreq(n_fft, 1 / 48000)
+    return spec[(freqs >= band[0]) & (freqs < band[1])].abs().square()
+
+
+def flatness_db(
+    ref: torch.Tensor, est: torch.Tensor, band: tuple[float, float] = FLATNESS_BAND_HZ
+) -> float:
+    """How much noisier ``est`` is than ``ref`` in ``band``: 10 log10 of the ratio of their
+    spectral flatness (geometric over arithmetic mean of the power in the band, per 4096-point
+    frame of the mid signal), the median over the frames where ``ref`` has energy in the band.
+    0 dB: as tonal as the input; a codec that turns harmonics into a smooth texture scores
+    several dB; NaN when the input has nothing there.
+    """
+    p_ref, p_est = _band_power(ref, band) + 1e-20, _band_power(est, band) + 1e-20
+    level = p_ref.sum(0)
+    keep = level > 1e-4 * level.max()
+    if float(level.max()) < 1e-12 or not bool(keep.any()):
+        return float("nan")
+
+    def flatness(p: torch.Tensor) -> torch.Tensor:
+        return p.log().mean(0).exp() / p.mean(0)
+
+    return float(10 * torch.log10(flatness(p_est[:, keep]) / flatness(p_ref[:, keep])).median())
+
+
 def splice_dip_db(
     ref: torch.Tensor,
     est: torch.Tensor,
@@ -114,6 +148,7 @@ def clip_metrics(ref: torch.Tensor, est: torch.Tensor) -> dict[str, float]:
     out["width_error"] = abs(lr_correlation(est) - lr_correlation(ref))
     out["hf_ratio"] = hf_energy_ratio(ref, est)
     out["splice_dip_db"] = splice_dip_db(ref, est)
+    out["flatness_db"] = flatness_db(ref, est)
     return out
 
 
@@ -136,8 +171,8 @@ def posterior_snr_db(ae: torch.nn.Module, wav: torch.Tensor) -> np.ndarray:
 
 
 def _mean(clips: list[dict[str, Any]]) -> dict[str, float]:
-    """Means over clips; the high-frequency ratio's median (one bright clip over a dark
-    original would otherwise decide the row)."""
+    """Means over clips; the medians of the high-frequency ratio and the flatness (one bright
+    clip over a dark original, or one pure tone, would otherwise decide the row)."""
     keys = [k for k in clips[0] if k != "file"]
     out = {}
     for k in keys:
@@ -145,7 +180,7 @@ def _mean(clips: list[dict[str, Any]]) -> dict[str, float]:
         if all(np.isnan(vals)):
             out[k] = float("nan")
         else:
-            out[k] = float((np.nanmedian if k == "hf_ratio" else np.nanmean)(vals))
+            out[k] = float((np.nanmedian if k in MEDIAN_KEYS else np.nanmean)(vals))
     return out
 
 
@@ -283,13 +318,15 @@ def format_table(result: dict[str, Any]) -> str:
     with_fad = "fad" in mean
     rows.append(
         "row          mel L1  MR-STFT  SI-SDR dB  width err  HF>8k (med)  splice dip dB"
+        + "  flatness dB"
         + ("   FAD" if with_fad else "")
     )
     for name, m in result.get("rows", {"model": mean}).items():
         rows.append(
             f"{name:<12} {m['mel/stereo']:6.3f} {m['mrstft/stereo']:8.3f} "
             f"{m['si_sdr/stereo']:10.2f} {m['width_error']:10.3f} {m['hf_ratio']:12.2f} "
-            f"{m['splice_dip_db']:14.2f}" + (f" {m['fad']:6.2f}" if with_fad else "")
+            f"{m['splice_dip_db']:14.2f} {m.get('flatness_db', float('nan')):12.2f}"
+            + (f" {m['fad']:6.2f}" if with_fad else "")
         )
     if "latent" in result:
         lat = result["latent"]

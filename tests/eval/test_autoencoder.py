@@ -108,6 +108,19 @@ def test_width_hf_and_splice_metrics_react():
     assert 1.2 < splice_dip_db(wide, other) < 2.5
 
 
+def test_flatness_sees_harmonics_turned_into_noise():
+    from jen1.eval.autoencoder import flatness_db
+
+    t = torch.arange(48000) / 48000
+    tone = sum(torch.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 36))
+    ref = 0.1 * torch.stack([tone, tone])[None].float()
+    noise = 0.01 * torch.randn(1, 2, 48000, generator=torch.Generator().manual_seed(0))
+    assert abs(flatness_db(ref, ref)) < 1e-9 and abs(flatness_db(ref, 0.5 * ref)) < 1e-6
+    assert flatness_db(ref, noise) > 20  # the texture that replaced the harmonics
+    assert np.isnan(flatness_db(torch.zeros(1, 2, 48000), noise))
+    assert "flatness_db" in clip_metrics(ref, noise)
+
+
 def test_opus_rows_and_ffmpeg_errors(monkeypatch, tmp_path):
     import shutil
 
