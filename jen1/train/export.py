@@ -49,8 +49,8 @@ def merge_unet_from(
     """An autoencoder run's weights beside ``model_dir``'s U-Net (and config).
 
     For a decoder fine-tuned with a frozen encoder: the encoder must equal the model's (tensor
-    by tensor), or its U-Net would sample latents of another space. The config is the model's,
-    with this run's autoencoder training recipe.
+    by tensor), or its U-Net would sample latents of another space, and the latent normaliser
+    is the model's. The config is the model's, with this run's autoencoder training recipe.
     """
     from jen1.checkpoint import load_model_dir
 
@@ -67,7 +67,12 @@ def merge_unet_from(
             "tensors): its U-Net was trained on other latents (train with "
             "--set ae_loss.freeze_encoder=true --init MODEL_DIR)"
         )
-    merged = {"autoencoder": components["autoencoder"], "unet": base["unet"]}
+    # the latent normaliser belongs to the latent space the U-Net was trained in: the base's
+    # (a decoder run started from an autoencoder exported before `jen1 data encode` fitted it
+    # would otherwise bring an unfitted one, and every generation would be mis-scaled)
+    ae = {k: v for k, v in components["autoencoder"].items() if not k.startswith("normalizer.")}
+    ae.update({k: v for k, v in base["autoencoder"].items() if k.startswith("normalizer.")})
+    merged = {"autoencoder": ae, "unet": base["unet"]}
     recipe = {"ae_loss": cfg.ae_loss, "train_autoencoder": cfg.train_autoencoder}
     return dataclasses.replace(base_cfg, **recipe), merged
 

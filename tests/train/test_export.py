@@ -62,6 +62,23 @@ def test_unet_from_takes_a_models_unet_when_the_encoder_matches(tmp_path, tiny_c
         export_model(run, tmp_path / "m2", unet_from=tmp_path / "base")
 
 
+def test_unet_from_keeps_the_base_models_latent_normaliser(tmp_path, tiny_config):
+    # a decoder run started from an autoencoder exported before the latent cache fitted the
+    # normaliser: the merged model must scale latents as the U-Net was trained
+    run = tmp_path / "run"
+    shadow = _ae_run(run, tiny_config, 3, 0.0)
+    norm_keys = [k for k in shadow if k.startswith("normalizer.")]
+    assert norm_keys
+    base_ae = {k: (v + 1.5 if k in norm_keys and v.is_floating_point() else v)
+               for k, v in shadow.items()}  # fmt: skip
+    unet = build_unet(tiny_config).state_dict()
+    save_model_dir(tmp_path / "base", tiny_config, {"autoencoder": base_ae, "unet": unet})
+    export_model(run, tmp_path / "m", unet_from=tmp_path / "base")
+    _, state = load_model_dir(tmp_path / "m")
+    for k in norm_keys:
+        assert torch.equal(state["autoencoder"][k], base_ae[k].float()), k
+
+
 def test_unet_from_accepts_a_base_stored_in_bfloat16(tmp_path, tiny_config):
     # the U-Net model exported with --dtype bfloat16 holds the rounded copy of the encoder the
     # decoder run keeps in float32: the same encoder
