@@ -168,12 +168,16 @@ def mel_windows(loss_cfg: AutoencoderLossConfig) -> tuple[int, ...]:
     return big or (max(loss_cfg.stft_windows),)
 
 
-def _log_mel(mag: Tensor, sample_rate: int, n_mels: int, floor: float = 1e-5) -> Tensor:
-    """(B, 2, F, N) magnitudes -> (B, 2, n_mels, N) log10 mel sums."""
-    n_fft = 2 * (mag.shape[2] - 1)
+def _mel(mag: Tensor, sample_rate: int, n_mels: int) -> Tensor:
+    """Frame-major (B, 2, N, F) magnitudes (or powers) -> (B, 2, N, n_mels) mel band sums."""
+    n_fft = 2 * (mag.shape[-1] - 1)
     fb = mel_filterbank(sample_rate, n_fft, n_mels).to(mag.device)
-    mel = torch.einsum("mf,bcfn->bcmn", fb, mag)
-    return torch.log10(mel.clamp_min(floor))
+    return torch.einsum("mf,bcnf->bcnm", fb, mag)
+
+
+def _log_mel(mag: Tensor, sample_rate: int, n_mels: int, floor: float = 1e-5) -> Tensor:
+    """Frame-major (B, 2, N, F) magnitudes -> (B, 2, N, n_mels) log10 mel sums."""
+    return torch.log10(_mel(mag, sample_rate, n_mels).clamp_min(floor))
 
 
 @_fp32
@@ -187,8 +191,8 @@ def mel_distance(
     """Log-mel L1 distance averaged over STFT sizes. (B, 2, L), (B, 2, L) -> (B,) float32."""
     total = ref.new_zeros(ref.shape[0], dtype=torch.float32)
     for n_fft in windows:
-        lr = _log_mel(stft_magnitude(ref, n_fft), sample_rate, n_mels)
-        le = _log_mel(stft_magnitude(est, n_fft), sample_rate, n_mels)
+        lr = _log_mel(stft_magnitude(ref, n_fft).transpose(-1, -2), sample_rate, n_mels)
+        le = _log_mel(stft_magnitude(est, n_fft).transpose(-1, -2), sample_rate, n_mels)
         total = total + (lr - le).abs().mean(dim=(1, 2, 3))
     return total / len(windows)
 
@@ -275,13 +279,12 @@ def reconstruction_losses(
             sc, log_l1 = _stft_terms(mag_r, mag_e)
             stft = stft + (sc + log_l1).mean()
             if n_fft in mel_set:
-                fb = mel_filterbank(sample_rate, n_fft, loss_cfg.mel_bins).to(mag_r.device)
-                lr = torch.log10(torch.einsum("mf,bcnf->bcnm", fb, mag_r).clamp_min(1e-5))
-                le = torch.log10(torch.einsum("mf,bcnf->bcnm", fb, mag_e).clamp_min(1e-5))
+                lr = _log_mel(mag_r, sample_rate, loss_cfg.mel_bins)
+                le = _log_mel(mag_e, sample_rate, loss_cfg.mel_bins)
                 mel = mel + (lr - le).abs().mean()
                 if power or n_fft == band_window:  # (B, 2, N, n_mels) mel band powers
-                    pr = torch.einsum("mf,bcnf->bcnm", fb, mag_r.square())
-                    pe = torch.einsum("mf,bcnf->bcnm", fb, mag_e.square())
+                    pr = _mel(mag_r.square(), sample_rate, loss_cfg.mel_bins)
+                    pe = _mel(mag_e.square(), sample_rate, loss_cfg.mel_bins)
                     # floor 1e-10: the square of the magnitude terms' 1e-5
                     if power:
                         mel_pow = mel_pow + _log_ratio_l1(pr, pe)
