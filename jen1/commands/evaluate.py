@@ -1,5 +1,6 @@
 """``jen1 eval autoencoder``: reconstruction metrics on held-out clips; ``jen1 eval generation``:
-FAD-musicnn and prompt adherence of generated clips."""
+FAD-musicnn and prompt adherence of generated clips; ``jen1 eval tasks``: tempo, key and splices
+of continuations and inpaintings of real tracks."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     a.set_defaults(func=run_autoencoder)
     _add_generation(which, fmt)
+    _add_tasks(which, fmt)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -184,4 +186,68 @@ def run_generation(args: argparse.Namespace) -> int:
         print(f"wrote {args.json}")
     if args.out:
         print(f"wrote {args.out}/spectrograms.png and {args.out}/metrics.png")
+    return 0
+
+
+def _add_tasks(which: argparse._SubParsersAction, fmt: type) -> None:
+    t = which.add_parser(
+        "tasks",
+        formatter_class=fmt,
+        help="do continuation and inpainting keep a track's tempo and key, with smooth joins",
+    )
+    t.add_argument("--model", type=Path, default=None, help="model directory (default: shipped)")
+    t.add_argument(
+        "--data", type=Path, required=True, help="a corpus directory (e.g. jen1 data real's)"
+    )
+    t.add_argument("--split", default="test")
+    t.add_argument(
+        "--n", type=int, default=24, help="tracks, evenly spaced over the split (0: all)"
+    )
+    t.add_argument("--context", type=float, default=10.0, help="seconds of track to continue")
+    t.add_argument("--seconds", type=float, default=10.0, help="seconds to continue by")
+    t.add_argument(
+        "--gap", type=float, default=6.0, help="seconds inpainted in the middle of the track"
+    )
+    t.add_argument(
+        "--prompts",
+        choices=("none", "caption"),
+        default="none",
+        help="none: the audio alone; caption: also the corpus caption of the track's start",
+    )
+    t.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
+    t.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the model's)")
+    t.add_argument("--seed", type=int, default=0, help="track k uses seed + k")
+    t.add_argument("--json", type=Path, default=None, help="write the results here")
+    t.add_argument("--out", type=Path, default=None, help="folder for tasks.png (and audio)")
+    t.add_argument("--save-audio", action="store_true", help="also write --out/audio/*.wav")
+    t.add_argument("--no-progress", dest="progress", action="store_false")
+    t.set_defaults(func=run_tasks)
+
+
+def run_tasks(args: argparse.Namespace) -> int:
+    from jen1.eval.report import write_json
+    from jen1.eval.tasks import evaluate_tasks, format_table
+
+    result = evaluate_tasks(
+        args.model,
+        args.data,
+        split=args.split,
+        n=args.n,
+        context=args.context,
+        seconds=args.seconds,
+        gap=args.gap,
+        prompts=args.prompts,
+        steps=args.steps,
+        cfg_scale=args.cfg,
+        seed=args.seed,
+        out_dir=args.out,
+        save_audio=args.save_audio,
+        progress=args.progress,
+    )
+    print(format_table(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+    if args.out:
+        print(f"wrote {args.out}/tasks.png")
     return 0
