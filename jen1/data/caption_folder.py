@@ -245,6 +245,7 @@ def enrich_corpus(
     from tqdm import tqdm
 
     from jen1.data.autocaption import detail_phrase, estimated_controls
+    from jen1.data.metadata import TEST_PROMPTS, write_test_prompts
 
     t0 = time.perf_counter()
     corpus_dir = Path(corpus_dir)
@@ -296,5 +297,8 @@ def enrich_corpus(
     finally:  # an interrupted run keeps the rows it finished
         if unsaved:
             _write(out, lines)
+        if summary.captioned and (corpus_dir / TEST_PROMPTS).exists():
+            # the evaluation prompts are the test rows' captions: keep them the same
+            write_test_prompts(corpus_dir, [r for r in rows if r])
     summary.wall_seconds = time.perf_counter() - t0
     return summary

@@ -105,6 +105,11 @@ def write_metadata(out_dir: Path, records: list[dict[str, Any]]) -> None:
     """Write ``metadata.jsonl`` and ``test_prompts.jsonl`` (caption + attributes of test clips)."""
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / METADATA, dumps_records(records))
+    write_test_prompts(out_dir, records)
+
+
+def write_test_prompts(out_dir: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Write ``test_prompts.jsonl``: caption, path, length and attributes of the test clips."""
     prompts = [
         {
             "caption": r["caption"],
@@ -113,6 +118,6 @@ def write_metadata(out_dir: Path, records: list[dict[str, Any]]) -> None:
             "attributes": r["attributes"],
         }
         for r in records
-        if r["split"] == "test"
+        if r.get("split") == "test"
     ]
-    atomic_write_text(out_dir / TEST_PROMPTS, dumps_records(prompts))
+    atomic_write_text(Path(out_dir) / TEST_PROMPTS, dumps_records(prompts))

@@ -237,7 +237,9 @@ def test_enrich_adds_what_is_heard_to_a_corpus_without_labels(corpus, tagger, tm
     for r in rows[:2]:  # strip the labels: like the real-music corpus
         r["caption"] = "sci-fi orchestral soundtrack, menu theme"
         r["attributes"] = {"package": "p", "real": True}
+    rows[0]["split"] = "test"
     (dst / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (dst / "test_prompts.jsonl").write_text("")  # stale: enrich must rewrite it
     kept = (dst / "metadata.jsonl").read_text().splitlines()[2]
 
     s = enrich_corpus(dst, progress=False, tagger=tagger)
@@ -253,6 +255,10 @@ def test_enrich_adds_what_is_heard_to_a_corpus_without_labels(corpus, tagger, tm
         assert str(round(est["bpm"])) in row["caption"]
         assert record_controls(row)["bpm"] == est["bpm"]  # what the latent cache will carry
         assert row["attributes"]["tags"] and row["attributes"]["package"] == "p"
+    test_rows = [json.loads(x) for x in lines if json.loads(x)["split"] == "test"]
+    prompts = [json.loads(x) for x in (dst / "test_prompts.jsonl").read_text().splitlines()]
+    assert [p["caption"] for p in prompts] == [r["caption"] for r in test_rows]
+    assert "estimated" in prompts[0]["attributes"]  # the enriched test clip's caption
     again = enrich_corpus(dst, progress=False, tagger=tagger)  # done rows are not redone
     assert again.captioned == 0 and (dst / "metadata.jsonl").read_text().splitlines() == lines
 
