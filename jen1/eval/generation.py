@@ -250,6 +250,14 @@ def style_classifier(
 # --- generation -----------------------------------------------------------------------------------
 
 
+def pick_prompts(prompts: list[PromptItem], n: int) -> list[PromptItem]:
+    """``n`` prompts: evenly spaced over ``prompts`` when there are more (a corpus lists its
+    test clips by source, so the first ``n`` would be a few sources' only), else cycled."""
+    if len(prompts) > n:
+        return [prompts[i * len(prompts) // n] for i in range(n)]
+    return [prompts[i % len(prompts)] for i in range(n)]
+
+
 def generate_clips(
     pipe: Any,
     prompts: list[PromptItem],
@@ -263,12 +271,13 @@ def generate_clips(
     progress: bool = True,
     explicit_controls: bool = False,
 ) -> Iterable[tuple[list[PromptItem], np.ndarray]]:
-    """Yield (prompts, (b, 2, L) float32 audio) batch by batch; prompts are cycled up to ``n``
-    and batch k uses seed ``seed + k``. With ``explicit_controls`` each prompt's known tempo,
+    """Yield (prompts, (b, 2, L) float32 audio) batch by batch; batch k uses seed ``seed + k``.
+    ``n`` prompts (:func:`pick_prompts`): evenly spaced over the list when it is longer, cycled
+    when it is shorter. With ``explicit_controls`` each prompt's known tempo,
     key and meter are also given as explicit controls (a model trained with them)."""
     from tqdm import tqdm
 
-    items = [prompts[i % len(prompts)] for i in range(n)]
+    items = pick_prompts(prompts, n)
     with tqdm(total=n, desc="generate", unit="clip", disable=not progress) as bar:
         for k, start in enumerate(range(0, n, batch)):
             chunk = items[start : start + batch]

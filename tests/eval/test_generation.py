@@ -10,7 +10,7 @@ import pytest
 
 from tests.eval.eval_signals import chord_progression, click_track
 from jen1.errors import Jen1Error
-from jen1.eval.generation import read_prompts, read_reference
+from jen1.eval.generation import PromptItem, pick_prompts, read_prompts, read_reference
 
 
 def _corpus(root, seconds=1.0):
@@ -82,6 +82,13 @@ def test_read_prompts_text_and_jsonl(tmp_path):
         read_prompts(tmp_path / "empty.txt")
     with pytest.raises(Jen1Error, match="no prompt file"):
         read_prompts(tmp_path / "missing.txt")
+
+
+def test_pick_prompts_spreads_over_a_long_list_and_cycles_a_short_one():
+    items = [PromptItem(f"p{i}", {}) for i in range(10)]
+    assert [p.text for p in pick_prompts(items, 4)] == ["p0", "p2", "p5", "p7"]
+    assert [p.text for p in pick_prompts(items[:3], 5)] == ["p0", "p1", "p2", "p0", "p1"]
+    assert pick_prompts(items, 10) == items
 
 
 def test_read_reference_corpus_and_folder(tmp_path):
