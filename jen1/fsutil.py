@@ -128,3 +128,22 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda p: p.write_bytes(data))
+
+
+def copy_folder(src: Path, dst: Path) -> None:
+    """Copy the files of the flat folder ``src`` to a new folder ``dst``, with the modes the
+    umask gives new files (not the source's); a copy cut short leaves no ``dst`` behind."""
+    import shutil
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~current_umask())
+        for f in sorted(Path(src).iterdir()):
+            if f.is_file():
+                shutil.copyfile(f, tmp / f.name)  # content only: the new file's own mode
+        os.replace(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -269,9 +269,8 @@ class DiffusionStage:
 
     def prepare_run_dir(self, run_dir: Path) -> None:
         """Keep the autoencoder (and normaliser) this run trains on beside its checkpoints."""
-        import shutil
-
         from jen1.checkpoint import save_model_dir
+        from jen1.fsutil import copy_folder
         from jen1.train.export import RUN_AUTOENCODER
 
         dst = Path(run_dir) / RUN_AUTOENCODER
@@ -281,7 +280,7 @@ class DiffusionStage:
             ae = {k: v.float() for k, v in self.init_state["autoencoder"].items()}
             save_model_dir(dst, self.init_cfg, {"autoencoder": ae})
         else:
-            shutil.copytree(self.cache.dir / "autoencoder", dst)
+            copy_folder(self.cache.dir / "autoencoder", dst)
 
     def build(self, device: torch.device) -> None:
         from jen1.models import build_unet, load_weights

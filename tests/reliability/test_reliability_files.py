@@ -41,6 +41,31 @@ def test_atomic_writes_get_the_umask_mode(tmp_path, umask_027):
         assert _mode(tmp_path / name) == umask_027, name  # mkstemp alone gives 0o600
 
 
+def test_copied_folder_gets_the_umask_mode_and_is_all_or_nothing(tmp_path, umask_027, monkeypatch):
+    """A diffusion run keeps a copy of its cache's autoencoder (a cache written before the
+    umask fix holds 0o600 shards): the copy takes the umask's modes."""
+    from jen1.fsutil import copy_folder
+
+    src = tmp_path / "src"
+    src.mkdir(mode=0o700)
+    for name in ("config.json", "model.safetensors"):
+        (src / name).write_text(name)
+        os.chmod(src / name, 0o600)
+    copy_folder(src, tmp_path / "run" / "autoencoder")
+    dst = tmp_path / "run" / "autoencoder"
+    assert sorted(p.name for p in dst.iterdir()) == ["config.json", "model.safetensors"]
+    assert (dst / "config.json").read_text() == "config.json"
+    assert _mode(dst / "model.safetensors") == umask_027 and _mode(dst) == 0o750
+
+    def broken(a, b):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(shutil, "copyfile", broken)
+    with pytest.raises(OSError, match="disk full"):
+        copy_folder(src, tmp_path / "run2" / "autoencoder")
+    assert list((tmp_path / "run2").iterdir()) == []  # nothing half-copied left behind
+
+
 def test_exported_model_and_latent_cache_metadata_are_readable_by_others(tmp_path, tiny_config):
     import torch
 
