@@ -75,21 +75,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     d = p.add_argument_group(
         "distillation (jen1 train distill --init TEACHER --data LATENTS)",
-        "consistency distillation of the --init model into a student that samples in a few "
-        "steps without guidance (the teacher's is baked in); the latent cache must be encoded "
-        "with --autoencoder TEACHER",
+        "distillation of the --init model into a student that samples without guidance (the "
+        "teacher's is baked in): consistency (default), a few-step student sampled with lcm; "
+        "guidance, a student sampled with the teacher's sampler at one network call per step "
+        "instead of two; the latent cache must be encoded with --autoencoder TEACHER",
+    )
+    d.add_argument(
+        "--distill-method",
+        choices=["consistency", "guidance"],  # consistency.METHODS (not imported: torch)
+        default=None,
+        help="consistency: a few-step student (LCM); guidance: the guided teacher in one "
+        "network call per step (default: consistency)",
     )
     d.add_argument(
         "--distill-steps",
         type=positive_int,
         default=None,
-        help="the student's default sampling steps (default: 4)",
+        help="the student's default sampling steps (default: 4; guidance: the teacher's)",
     )
     d.add_argument(
         "--distill-grid",
         type=positive_int,
         default=None,
-        help="steps of the teacher's solver grid, a multiple of --distill-steps (default: 32)",
+        help="consistency: steps of the teacher's solver grid, a multiple of --distill-steps "
+        "(default: 32)",
     )
     d.add_argument(
         "--distill-cfg",
@@ -197,11 +206,12 @@ def _distill_settings(args: argparse.Namespace) -> object | None:
     from jen1.errors import Jen1Error
     from jen1.train.stages import RUN_DISTILL
 
-    flags = (args.distill_steps, args.distill_grid, args.distill_cfg)
+    flags = (args.distill_method, args.distill_steps, args.distill_grid, args.distill_cfg)
     if args.stage != "distill":
         if any(f is not None for f in flags):
             raise Jen1Error(
-                "--distill-steps, --distill-grid and --distill-cfg need 'jen1 train distill'"
+                "--distill-method, --distill-steps, --distill-grid and --distill-cfg need "
+                "'jen1 train distill'"
             )
         return None
     saved = args.out / RUN_DISTILL
@@ -210,17 +220,31 @@ def _distill_settings(args: argparse.Namespace) -> object | None:
         if args.init is None:
             args.init = Path(info["init"])
         base = DistillSpec.from_dict(info)
+        if args.distill_method not in (None, base.method):
+            # said before any other setting is checked against the other method's rules
+            raise Jen1Error(
+                f"{args.out} distils by {base.method}: resume it without --distill-method "
+                f"{args.distill_method}"
+            )
     else:
         if args.init is None:
             raise Jen1Error("jen1 train distill needs --init MODEL_DIR: the teacher")
         from jen1.config import load_config
 
-        base = DistillSpec(cfg_scale=load_config(str(args.init)).sampling.cfg_scale)
+        sampling = load_config(str(args.init)).sampling
+        method = args.distill_method or "consistency"
+        # a guidance student samples as the teacher does, so by default with its steps too
+        steps = sampling.steps if method == "guidance" else DistillSpec.steps
+        base = DistillSpec(steps=steps, cfg_scale=sampling.cfg_scale, method=method)
     spec = DistillSpec(
         base.steps if args.distill_steps is None else args.distill_steps,
         base.grid if args.distill_grid is None else args.distill_grid,
         base.cfg_scale if args.distill_cfg is None else args.distill_cfg,
+        base.method,
     )
+    if spec.method == "guidance" and args.distill_grid is not None:
+        # a guidance student trains at any time of the teacher's: a grid would be ignored
+        raise Jen1Error("--distill-grid applies to --distill-method consistency only")
     spec.check()
     return spec
 

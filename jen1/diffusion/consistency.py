@@ -38,20 +38,34 @@ from jen1.errors import Jen1Error
 from jen1.rng import Generators
 
 
+METHODS = ("consistency", "guidance")  # jen1 train distill --distill-method
+
+
 @dataclass(frozen=True)
 class DistillSpec:
-    """What a distillation run makes: the student's steps, the teacher's grid and guidance."""
+    """What a distillation run makes: the method, the student's steps, the teacher's grid and
+    guidance.
+
+    ``method`` "consistency" is this module's few-step student (it samples with ``lcm``);
+    "guidance" is :mod:`jen1.diffusion.guidance_distill`'s unguided student (it samples with the
+    teacher's sampler, and ``grid`` plays no part).
+    """
 
     steps: int = 4  # the student's default sampling steps (its exported config)
     grid: int = 32  # steps of the teacher's DDIM grid: one of them per training sample
     cfg_scale: float = 2.0  # the teacher's guidance scale, baked into the student
+    method: str = "consistency"
 
     def check(self) -> None:
+        if self.method not in METHODS:
+            raise Jen1Error(
+                f"--distill-method must be one of {', '.join(METHODS)}, got '{self.method}'"
+            )
         if self.steps < 1:
             raise Jen1Error(f"--distill-steps must be at least 1, got {self.steps}")
         if self.grid < 2:
             raise Jen1Error(f"--distill-grid must be at least 2, got {self.grid}")
-        if self.grid % self.steps:
+        if self.method == "consistency" and self.grid % self.steps:
             # the student is trained on grid times only: its own grid must be part of it
             raise Jen1Error(
                 f"--distill-grid ({self.grid}) must be a multiple of --distill-steps ({self.steps})"
@@ -64,7 +78,13 @@ class DistillSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DistillSpec":
-        return cls(int(data["steps"]), int(data["grid"]), float(data["cfg_scale"]))
+        # runs from before the guidance method have no "method": they are consistency runs
+        return cls(
+            int(data["steps"]),
+            int(data["grid"]),
+            float(data["cfg_scale"]),
+            str(data.get("method", "consistency")),
+        )
 
 
 def _x0(

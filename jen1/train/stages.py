@@ -463,12 +463,15 @@ RUN_DISTILL = "distill.json"  # a distillation run keeps its spec and its teache
 
 
 class DistillStage(DiffusionStage):
-    """Consistency distillation (:mod:`jen1.diffusion.consistency`) of the ``init`` model.
+    """Distillation of the ``init`` model: consistency (:mod:`jen1.diffusion.consistency`) or
+    guidance (:mod:`jen1.diffusion.guidance_distill`), as ``spec.method`` says.
 
     The student starts as a copy of the teacher's U-Net and is the module trained, averaged and
     checkpointed; the teacher stays frozen beside it, rebuilt from ``init`` on every start. The
-    run's config samples with the student's settings (the ``lcm`` sampler, ``spec.steps``
-    steps, no guidance: it is baked in), so ``jen1 export`` writes a model that runs so.
+    run's config samples with the student's settings (``spec.steps`` steps, no guidance: it is
+    baked in; the ``lcm`` sampler for a consistency student, the teacher's own for a guidance
+    student, which follows the guided teacher's ODE), so ``jen1 export`` writes a model that
+    runs so.
     """
 
     name = "distill"
@@ -490,10 +493,11 @@ class DistillStage(DiffusionStage):
         distill.check()
         super().__init__(cfg, data_dir, init)
         self.spec = distill
+        sampler = "lcm" if distill.method == "consistency" else self.cfg.sampling.sampler
         self.cfg = dataclasses.replace(
             self.cfg,
             sampling=dataclasses.replace(
-                self.cfg.sampling, sampler="lcm", steps=distill.steps, cfg_scale=1.0
+                self.cfg.sampling, sampler=sampler, steps=distill.steps, cfg_scale=1.0
             ),
         )
         self.teacher: nn.Module | None = None
@@ -502,15 +506,18 @@ class DistillStage(DiffusionStage):
         """The autoencoder copy, and ``distill.json``: the spec and the teacher."""
         import json
 
+        from jen1.diffusion.consistency import DistillSpec
+
         super().prepare_run_dir(run_dir)
         info = {**self.spec.to_dict(), "init": str(self.init)}
         path = Path(run_dir) / RUN_DISTILL
         if path.exists():
-            old = json.loads(path.read_text())
-            if any(old[k] != info[k] for k in ("steps", "grid", "cfg_scale")):
+            # a run from before the guidance method has no "method": it is a consistency run
+            old = DistillSpec.from_dict(json.loads(path.read_text())).to_dict()
+            if any(old[k] != info[k] for k in ("method", "steps", "grid", "cfg_scale")):
                 raise Jen1Error(
-                    f"{run_dir} distils with steps {old['steps']}, grid {old['grid']}, "
-                    f"guidance {old['cfg_scale']}: resume it with the same settings"
+                    f"{run_dir} distils by {old['method']} with steps {old['steps']}, grid "
+                    f"{old['grid']}, guidance {old['cfg_scale']}: resume it with the same settings"
                 )
             return
         path.write_text(json.dumps(info, indent=2) + "\n")
@@ -524,12 +531,14 @@ class DistillStage(DiffusionStage):
         self.teacher = teacher.to(device).eval().requires_grad_(False)
 
     def _micro_batch_loss(self, mb: dict[str, Any], dev: torch.device) -> dict[str, torch.Tensor]:
-        """The consistency-distillation loss of one micro-batch against the frozen teacher."""
+        """The distillation loss (the spec's method) of one micro-batch against the teacher."""
         from jen1.diffusion.consistency import consistency_distill_step
+        from jen1.diffusion.guidance_distill import guidance_distill_step
 
         assert self.teacher is not None
         gens = sample_generators(self.train_cfg.seed, mb["sample_id"], salt=29, device=dev)
-        return consistency_distill_step(
+        step = guidance_distill_step if self.spec.method == "guidance" else consistency_distill_step
+        return step(
             self.modules["unet"],
             self.teacher,
             mb["z"].to(dev),

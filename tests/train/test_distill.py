@@ -68,6 +68,9 @@ def test_a_distilled_student_trains_resumes_exports_and_generates(
     assert "step 2: eval fad" in capsys.readouterr().out  # the student's own sampling
     info = json.loads((run / RUN_DISTILL).read_text())
     assert (info["steps"], info["grid"], info["cfg_scale"]) == (2, 8, 2.0)  # the teacher's cfg
+    assert info["method"] == "consistency"
+    del info["method"]  # as a run from before the guidance method wrote it: it still resumes
+    (run / RUN_DISTILL).write_text(json.dumps(info))
     assert main([*base, "--resume", "--max-steps", "3", *SETS]) == 0  # teacher from the run
     ckpt = load_training_checkpoint(latest_checkpoint(run))
     assert ckpt["step"] == 3 and ckpt["stage"] == "distill" and set(ckpt["modules"]) == {"unet"}
@@ -108,6 +111,45 @@ def test_a_distilled_student_trains_resumes_exports_and_generates(
     assert sf.info(str(wav)).frames == SR // 2
 
 
+def test_a_guidance_student_samples_with_the_teachers_sampler_and_no_guidance(
+    tmp_path, cache, tiny_model_dir, capsys
+):
+    run, out = tmp_path / "run", tmp_path / "student"
+    base = ["train", "distill", "--data", str(cache), "--out", str(run), "--no-progress"]
+    args = [*base, "--init", str(tiny_model_dir), "--distill-method", "guidance"]
+    args += ["--distill-steps", "3", "--distill-cfg", "3"]
+    assert main([*args, "--max-steps", "2", *SETS]) == 0
+    info = json.loads((run / RUN_DISTILL).read_text())
+    assert (info["method"], info["steps"], info["cfg_scale"]) == ("guidance", 3, 3.0)
+    capsys.readouterr()
+    # another method on resume: refused before anything is built, in one line
+    again = [*base, "--resume", "--max-steps", "3", *SETS]
+    assert main([*again, "--distill-method", "consistency"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "distils by guidance" in err and "\n" not in err
+    assert main(again) == 0  # the method, teacher and settings from the run
+    ckpt = load_training_checkpoint(latest_checkpoint(run))
+    assert ckpt["step"] == 3 and ckpt["stage"] == "distill"
+
+    assert main(["export", str(run), str(out)]) == 0
+    cfg, _ = load_model_dir(out, ("unet",))
+    teacher_cfg, _ = load_model_dir(tiny_model_dir, ("unet",))
+    assert cfg.sampling.sampler == teacher_cfg.sampling.sampler != "lcm"
+    assert (cfg.sampling.steps, cfg.sampling.cfg_scale) == (3, 1.0)
+
+
+def test_a_guidance_run_takes_the_teachers_steps_by_default(tmp_path, tiny_model_dir):
+    from jen1.cli import build_parser, parse
+    from jen1.commands.train import _distill_settings
+
+    argv = ["train", "distill", "--data", "d", "--out", str(tmp_path / "r")]
+    argv += ["--init", str(tiny_model_dir), "--distill-method", "guidance"]
+    spec = _distill_settings(parse(build_parser(), argv))
+    teacher_cfg, _ = load_model_dir(tiny_model_dir, ("unet",))
+    assert (spec.method, spec.steps) == ("guidance", teacher_cfg.sampling.steps)
+    assert spec.cfg_scale == teacher_cfg.sampling.cfg_scale
+
+
 def test_bad_distill_flags_are_one_line_errors(tmp_path, cache, tiny_model_dir, capsys):
     base = ["train", "distill", "--data", str(cache), "--out", str(tmp_path / "r")]
     assert main(base) == 2
@@ -117,3 +159,11 @@ def test_bad_distill_flags_are_one_line_errors(tmp_path, cache, tiny_model_dir, 
     diff = ["train", "diffusion", "--data", str(cache), "--out", str(tmp_path / "d")]
     assert main([*diff, "--distill-steps", "2"]) == 2
     assert "need 'jen1 train distill'" in capsys.readouterr().err
+    assert main([*diff, "--distill-method", "guidance"]) == 2
+    assert "need 'jen1 train distill'" in capsys.readouterr().err
+    guided = [*base, "--init", str(tiny_model_dir), "--distill-method", "guidance"]
+    assert main([*guided, "--distill-grid", "8"]) == 2
+    assert "--distill-grid applies to --distill-method consistency only" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse's choices
+        main([*base, "--init", str(tiny_model_dir), "--distill-method", "lcm"])
+    assert exit_.value.code == 2 and "--distill-method" in capsys.readouterr().err
