@@ -81,6 +81,11 @@ class AutoencoderConfig:
     # the fixed posterior log-variance of the low-band channels (their encoder has no noise to
     # learn; a little keeps the decoder from reading them as noiseless)
     lowband_logvar: float = -14.0
+    # how the diffusion model sees the low band (the latent cache, the pipeline's latents):
+    # "mdct", the coefficients as coded; "magnitude", their STFT log-magnitudes, the phase
+    # rebuilt by Griffin-Lim before decoding (jen1.autoencoder.lowband_view). The autoencoder
+    # itself, its training and its evaluation always use the coefficients.
+    lowband_view: str = "mdct"
 
     def __post_init__(self) -> None:
         if self.arch not in ("conv", "stft"):
@@ -102,6 +107,14 @@ class AutoencoderConfig:
             )
         if self.lowband_channels and max(self.lowband_mid, self.lowband_side) > self.hop:
             raise ConfigError(f"autoencoder.lowband_mid/side must be at most hop ({self.hop})")
+        if self.lowband_view not in ("mdct", "magnitude"):
+            raise ConfigError(
+                f"autoencoder.lowband_view must be 'mdct' or 'magnitude', got {self.lowband_view!r}"
+            )
+        if self.lowband_view == "magnitude":
+            from jen1.autoencoder.lowband_view import check_view
+
+            check_view(self)
 
     @property
     def lowband_channels(self) -> int:

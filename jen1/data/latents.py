@@ -79,6 +79,7 @@ def build_latent_cache(
     if "train" not in splits:
         raise Jen1Error(f"{data_dir}/metadata.jsonl has no clips in the train split")
     out.mkdir(parents=True, exist_ok=True)
+    from jen1.autoencoder.lowband_view import to_view
     from jen1.autoencoder.normalizer import LatentNormalizer
 
     ae.normalizer = LatentNormalizer(cfg.autoencoder.latent_dim)  # refit on this corpus
@@ -103,7 +104,8 @@ def build_latent_cache(
                 for w in wavs:
                     total_seconds += w.shape[-1] / cfg.autoencoder.sample_rate
                     with torch.autocast("cpu", dtype=torch.bfloat16):
-                        z = ae.encode_chunked(w[None]).float()[0]  # (C, T)
+                        z = ae.encode_chunked(w[None]).float()
+                    z = to_view(cfg.autoencoder, z)[0]  # (C, T): what the U-Net sees
                     if split == "train":
                         ae.normalizer.update(z[None])
                     zs.append(z)

@@ -25,20 +25,34 @@ class LatentCodec:
         arch = getattr(getattr(autoencoder, "cfg", None), "arch", "stft")
         self.bf16 = bf16 and not (device.type == "cpu" and arch == "conv")
 
+    @property
+    def _cfg(self):
+        return getattr(self.autoencoder, "cfg", None)
+
+    def _coded(self, z: torch.Tensor) -> torch.Tensor:
+        """Normalised latents -> what the decoder takes: denormalised, and with a magnitude
+        view of the low band its coefficients rebuilt, over the whole length at once (so the
+        rebuilt phase runs on across the decoder's windows)."""
+        from jen1.autoencoder.lowband_view import from_view
+
+        return from_view(self._cfg, self.autoencoder.normalizer.denormalize(z.float()))
+
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     @torch.inference_mode()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
         """(B, 2, L) waveform -> (B, C, T) normalised latents."""
+        from jen1.autoencoder.lowband_view import to_view
+
         with self.autocast():
             z = self.autoencoder.encode_chunked(wav.to(self.device)).float()
-        return self.autoencoder.normalizer.normalize(z)
+        return self.autoencoder.normalizer.normalize(to_view(self._cfg, z))
 
     @torch.inference_mode()
     def decode(self, z: torch.Tensor, length: int | None = None) -> torch.Tensor:
         """(B, C, T) normalised latents -> (B, 2, L) waveform in [-1, 1]."""
-        z = self.autoencoder.normalizer.denormalize(z.float())
+        z = self._coded(z)
         with self.autocast():
             wav = self.autoencoder.decode_chunked(z, length=length)
         return wav.float().clamp(-1, 1)
@@ -49,7 +63,7 @@ class LatentCodec:
 
         Concatenated they equal ``decode(z, length)``; memory holds one window.
         """
-        z = self.autoencoder.normalizer.denormalize(z.float())
+        z = self._coded(z)
         pieces = self.autoencoder.decode_stream(z, length=length)
         while True:
             with self.autocast():

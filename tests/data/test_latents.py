@@ -105,3 +105,32 @@ def test_cache_files_get_the_umask_mode(corpus, tiny_model_dir, tmp_path):
     assert any(p.suffix == ".safetensors" and p.parent == out for p in files)  # the shards
     for p in files:
         assert stat.S_IMODE(p.stat().st_mode) == 0o640, p  # safetensors alone gives 0o600
+
+
+def test_a_magnitude_view_model_caches_what_the_unet_will_see(corpus, tmp_path):
+    """An autoencoder whose config asks for the low band as magnitudes: the cache holds the
+    view (the normaliser fitted on it), not the coefficients."""
+    import dataclasses
+
+    from jen1.autoencoder.lowband_view import to_view
+    from jen1.autoencoder.model import AudioAutoencoder
+    from jen1.checkpoint import save_model_dir
+    from jen1.config import load_config
+    from tests.autoencoder.test_model import tiny_ae_config
+
+    ae_cfg = dataclasses.replace(tiny_ae_config("stft-hybrid"), lowband_view="magnitude")
+    cfg = dataclasses.replace(load_config("tiny"), autoencoder=ae_cfg)
+    torch.manual_seed(0)
+    model = tmp_path / "ae"
+    save_model_dir(model, cfg, {"autoencoder": AudioAutoencoder(ae_cfg).state_dict()})
+    out = tmp_path / "latents"
+    build_latent_cache(corpus, model, out, text_cfg=TextConfig(max_length=16), progress=False)
+    train = LatentCache(out).load_split("train")
+    _, ae = load_autoencoder(model)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        wav = torch.from_numpy(sf.read(str(corpus / "audio/0.wav"), dtype="float32")[0].T)
+        z = ae.encode_chunked(wav[None]).float()
+    n = int(train["lengths"][0])
+    view = to_view(ae_cfg, z)[0]
+    assert not torch.allclose(view[:5], z[0, :5])  # the low band's channels changed
+    torch.testing.assert_close(train["z"][0, :, :n].float(), view.half().float())

@@ -1,0 +1,158 @@
+"""The low band as the diffusion model sees it: smooth log-magnitudes instead of MDCT coefficients.
+
+The hybrid codec's first latent channels are exact MDCT coefficients of the low band
+(:mod:`jen1.autoencoder.lowband`). They keep the phase, which reconstruction and splices need,
+but frame to frame they swing in sign like a waveform, and a U-Net trained on them learnt little
+more there than to shrink the noise (its x0 estimates at mid noise levels barely beat a plain
+Wiener shrink on those channels while the learnt channels were well fitted; the generated low
+band was loud noise). Generative models of spectra keep magnitudes and rebuild the phase instead
+(GANSynth's magnitudes, any Griffin-Lim vocoder); this module does that for the low band:
+
+- :func:`to_magnitudes`: coefficients -> the low band's waveform (the inverse MDCT, exact) ->
+  its STFT log-magnitudes, one frame per latent frame, on the same bins (25 Hz apart for a hop
+  of 960 at 48 kHz): as many channels as coefficients, smooth in time.
+- :func:`from_magnitudes`: log-magnitudes -> a waveform by fast Griffin-Lim (Perraudin et al.
+  2013) -> its MDCT coefficients, which the decoder takes as before.
+
+The low band is band-limited (below ``max(mid, side) * sample_rate / (2 hop)``), so both run on
+the waveform taken every d-th sample (:func:`decimation`: 10 for the hop of 960): ten times fewer
+samples, the same bins.
+``AutoencoderConfig.lowband_view = "magnitude"`` turns this on for the latents of the latent
+cache and of the pipeline (:class:`jen1.inference.codec.LatentCodec`); the autoencoder itself,
+its training and ``jen1 eval autoencoder`` keep the exact coefficients.
+
+Shapes: coefficients and log-magnitudes (B, K, T), K = mid + side; mid first.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from jen1.autoencoder.lowband import LowbandCodec
+from jen1.autoencoder.stft_codec import istft_same, stft_same
+
+MAX_DECIMATE = 10  # the low band (below 1.2 kHz for 48 bins of hop 960) fits 4.8 kHz sampling
+MAG_FLOOR = 1e-3  # log(|X| + floor): about 90 dB below a full-scale sine's peak bin
+GL_ITERS = 32  # fast Griffin-Lim iterations (momentum 0.99 converges in tens)
+GL_MOMENTUM = 0.99
+GL_OVERSAMPLE = 4  # Griffin-Lim runs at hop / 4 (75% more frames than overlap needs)
+
+
+def _split(codec: LowbandCodec, coeffs: Tensor, d: int) -> tuple[Tensor, Tensor]:
+    """(B, K, T) coefficients -> mid and side waveforms, every d-th sample, (B, T hop / d)."""
+    wav = codec.decode(coeffs)  # (B, 2, T hop): left, right
+    mid, side = (wav[:, 0] + wav[:, 1]) / 2, (wav[:, 0] - wav[:, 1]) / 2
+    return mid[:, ::d], side[:, ::d]
+
+
+def decimation(hop: int, bins: int) -> int | None:
+    """The largest d <= MAX_DECIMATE that divides ``hop`` with ``hop / d`` a multiple of
+    GL_OVERSAMPLE and the low band (``bins`` coefficients) within half the decimated Nyquist
+    frequency (a guard band for the windows' leakage); None if there is none."""
+    for d in range(MAX_DECIMATE, 0, -1):
+        if hop % d == 0 and (hop // d) % GL_OVERSAMPLE == 0 and 2 * bins <= hop // d:
+            return d
+    return None
+
+
+def check_view(cfg) -> None:
+    """Refuse an ``AutoencoderConfig`` the magnitude view cannot serve (one-line ConfigError)."""
+    from jen1.config import ConfigError
+
+    if not cfg.lowband_channels:
+        raise ConfigError("autoencoder.lowband_view 'magnitude' needs a low band (lowband_mid)")
+    if decimation(cfg.hop, max(cfg.lowband_mid, cfg.lowband_side)) is None:
+        raise ConfigError(
+            f"autoencoder.lowband_view 'magnitude' needs a hop divisible by {GL_OVERSAMPLE} with "
+            f"the low band below a quarter of the sample rate / {GL_OVERSAMPLE}, got hop {cfg.hop}"
+        )
+
+
+def _sizes(codec: LowbandCodec) -> tuple[int, int, int]:
+    """(decimation, n_fft, hop) of the decimated analysis: two latent hops of window, one of
+    hop."""
+    d = decimation(codec.hop, max(codec.mid, codec.side))
+    if d is None:
+        raise ValueError(f"no magnitude view for a hop of {codec.hop} and {codec.mid} bins")
+    return d, 2 * (codec.hop // d), codec.hop // d
+
+
+@torch.no_grad()
+def to_magnitudes(codec: LowbandCodec, coeffs: Tensor) -> Tensor:
+    """(B, K, T) MDCT coefficients -> (B, K, T) float32 log-magnitudes of the same bins."""
+    with torch.autocast(coeffs.device.type, enabled=False):
+        d, n_fft, hop = _sizes(codec)
+        mid, side = _split(codec, coeffs.float(), d)
+        parts = []
+        for x, bins in ((mid, codec.mid), (side, codec.side)):
+            if bins:
+                parts.append(stft_same(x, n_fft, hop)[:, :bins].abs())
+        return torch.log(torch.cat(parts, dim=1) + MAG_FLOOR)
+
+
+@torch.no_grad()
+def from_magnitudes(
+    codec: LowbandCodec, logmag: Tensor, iters: int = GL_ITERS, seed: int = 0
+) -> Tensor:
+    """(B, K, T) log-magnitudes -> (B, K, T) float32 MDCT coefficients of a waveform with those
+    magnitudes (fast Griffin-Lim from phases drawn with ``seed``: deterministic)."""
+    with torch.autocast(logmag.device.type, enabled=False):
+        d, n_fft, hop = _sizes(codec)
+        b, _, t = logmag.shape
+        mag = (logmag.float().exp() - MAG_FLOOR).clamp(min=0.0)
+        fine = hop // GL_OVERSAMPLE
+        up = GL_OVERSAMPLE
+        length = t * hop
+        out = []
+        for part, bins in ((mag[:, : codec.mid], codec.mid), (mag[:, codec.mid :], codec.side)):
+            if not bins:
+                out.append(logmag.new_zeros(b, length))
+                continue
+            full = part  # (B, bins, T); the bins above are silent (irfft pads them with zeros)
+            # frame k of the fine grid is centred at (k + 1/2) fine: interpolate between the
+            # coarse frames' centres ((t + 1/2) hop), holding the ends
+            pos = ((torch.arange(t * up, device=mag.device) + 0.5) / up - 0.5).clamp(0, t - 1)
+            lo = pos.floor().long()
+            hi = (lo + 1).clamp(max=t - 1)
+            w = (pos - lo).to(full.dtype)
+            target = full[..., lo] * (1 - w) + full[..., hi] * w  # (B, F, T up)
+            gen = torch.Generator(device="cpu").manual_seed(seed)
+            phase = torch.rand(target.shape, generator=gen).to(target.device) * (2 * math.pi)
+            spec = torch.polar(target, phase)
+            prev = spec
+            for _ in range(iters):
+                proj = stft_same(istft_same(spec, n_fft, fine), n_fft, fine)[:, :bins]
+                acc = proj + GL_MOMENTUM * (proj - prev)  # fast Griffin-Lim
+                prev = proj
+                spec = acc * (target / (acc.abs() + 1e-12))  # |target|, the phase of acc
+            out.append(istft_same(spec, n_fft, fine))
+        mid, side = out
+        # back to 48 kHz: the band-limited signal's spectrum, zero-padded
+        n = length * d
+        lr = torch.stack([mid + side, mid - side], dim=1)  # (B, 2, length)
+        spec = torch.fft.rfft(lr, dim=-1)
+        wav = torch.fft.irfft(spec, n=n, dim=-1) * d
+        return codec.encode(wav)
+
+
+def to_view(cfg, z: Tensor) -> Tensor:
+    """(B, C, T) autoencoder latents -> the latents the diffusion model sees (``cfg``: the
+    ``AutoencoderConfig``): the low band's channels as log-magnitudes for ``lowband_view``
+    "magnitude", unchanged for "mdct"."""
+    if getattr(cfg, "lowband_view", "mdct") != "magnitude":
+        return z
+    codec = LowbandCodec(cfg.hop, cfg.lowband_mid, cfg.lowband_side).to(z.device)
+    k = codec.channels
+    return torch.cat([to_magnitudes(codec, z[:, :k]).to(z.dtype), z[:, k:]], dim=1)
+
+
+def from_view(cfg, z: Tensor) -> Tensor:
+    """Inverse of :func:`to_view` (the phase rebuilt, so not bit-exact): what the decoder takes."""
+    if getattr(cfg, "lowband_view", "mdct") != "magnitude":
+        return z
+    codec = LowbandCodec(cfg.hop, cfg.lowband_mid, cfg.lowband_side).to(z.device)
+    k = codec.channels
+    return torch.cat([from_magnitudes(codec, z[:, :k]).to(z.dtype), z[:, k:]], dim=1)
