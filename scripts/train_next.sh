@@ -52,11 +52,14 @@ jen1 eval autoencoder --model "$work/ae-model" --data "$work/synth0" --n 48 --fa
   --json "$work/ae-eval-synth.json"
 
 # 6. the U-Net's corpus: the real and the labelled synthetic train clips once each, encoded
-#    with the autoencoder (the control labels travel into the latent cache)
+#    with the autoencoder (the control labels travel into the latent cache); the U-Net sees the
+#    low band as magnitudes (a U-Net on its MDCT coefficients generated noise there), the
+#    phase is rebuilt when decoding
 [ -f "$work/unet-data/metadata.jsonl" ] ||
   jen1 data mix "$work/unet-data" "$work/real" "$work/synth-v1"
 [ -d "$work/latents" ] ||
-  jen1 data encode "$work/unet-data" --autoencoder "$work/ae-model" --out "$work/latents"
+  jen1 data encode "$work/unet-data" --autoencoder "$work/ae-model" --out "$work/latents" \
+    --lowband-view magnitude
 
 # 7. the U-Net: v0.4's batch and learning rate (16 clips of 10 s, 4e-4), controls on,
 #    rectified flow with logit-normal times, per-frame LayerNorms (unet.groups=1: 1.24x

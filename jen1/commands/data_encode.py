@@ -29,6 +29,13 @@ def register(data_sub: argparse._SubParsersAction) -> None:
         default="small",
         help="config whose text encoder embeds the captions (tiny | small | paper | FILE)",
     )
+    e.add_argument(
+        "--lowband-view",
+        choices=("mdct", "magnitude"),
+        default=None,
+        help="a hybrid autoencoder's low band as the U-Net will see it: its MDCT coefficients, "
+        "or their magnitudes with the phase rebuilt at decoding (default: the autoencoder's)",
+    )
     e.add_argument("--overwrite", action="store_true", help="rebuild an existing cache")
     e.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     e.set_defaults(func=run_encode)
@@ -46,6 +53,7 @@ def run_encode(args: argparse.Namespace) -> int:
         text_cfg=cfg.text,
         progress=args.progress,
         overwrite=args.overwrite,
+        lowband_view=args.lowband_view,
     )
     print(json.dumps(summary))
     return 0

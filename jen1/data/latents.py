@@ -42,6 +42,7 @@ def build_latent_cache(
     batch_size: int = 8,
     progress: bool = True,
     overwrite: bool = False,
+    lowband_view: str | None = None,
 ) -> dict[str, Any]:
     """Encode every clip of a corpus (``metadata.jsonl``) into a latent cache.
 
@@ -50,6 +51,8 @@ def build_latent_cache(
         model_dir: model directory holding the trained autoencoder.
         out_dir: cache directory (default ``DATA_DIR/latents``).
         text_cfg: text encoder to embed the captions with (default: MiniLM).
+        lowband_view: ``autoencoder.lowband_view`` of the cache (and of the autoencoder copy
+            it keeps, which models trained on it inherit); default: the autoencoder's own.
 
     Returns:
         Summary dict: clips per split, frames, seconds of audio, wall time.
@@ -71,6 +74,11 @@ def build_latent_cache(
     text_cfg = text_cfg or TextConfig()
     rows = read_metadata(data_dir / METADATA, line_numbers=True)
     cfg, ae = load_autoencoder(model_dir)
+    if lowband_view is not None:  # checked (one-line ConfigError) before any clip is encoded
+        import dataclasses
+
+        view = dataclasses.replace(cfg.autoencoder, lowband_view=lowband_view)
+        cfg = dataclasses.replace(cfg, autoencoder=view)
     enc = load_text_encoder(text_cfg)
     t0 = time.perf_counter()
     splits: dict[str, list[dict[str, Any]]] = {}

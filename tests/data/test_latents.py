@@ -118,14 +118,18 @@ def test_a_magnitude_view_model_caches_what_the_unet_will_see(corpus, tmp_path):
     from jen1.config import load_config
     from tests.autoencoder.test_model import tiny_ae_config
 
-    ae_cfg = dataclasses.replace(tiny_ae_config("stft-hybrid"), lowband_view="magnitude")
-    cfg = dataclasses.replace(load_config("tiny"), autoencoder=ae_cfg)
+    hybrid = tiny_ae_config("stft-hybrid")  # as trained: the view is the cache's choice
+    cfg = dataclasses.replace(load_config("tiny"), autoencoder=hybrid)
     torch.manual_seed(0)
     model = tmp_path / "ae"
-    save_model_dir(model, cfg, {"autoencoder": AudioAutoencoder(ae_cfg).state_dict()})
+    save_model_dir(model, cfg, {"autoencoder": AudioAutoencoder(hybrid).state_dict()})
     out = tmp_path / "latents"
-    build_latent_cache(corpus, model, out, text_cfg=TextConfig(max_length=16), progress=False)
-    train = LatentCache(out).load_split("train")
+    text = TextConfig(max_length=16)
+    build_latent_cache(corpus, model, out, text_cfg=text, progress=False, lowband_view="magnitude")
+    cache = LatentCache(out)
+    assert cache.config.autoencoder.lowband_view == "magnitude"  # models trained on it inherit
+    train = cache.load_split("train")
+    ae_cfg = dataclasses.replace(hybrid, lowband_view="magnitude")
     _, ae = load_autoencoder(model)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         wav = torch.from_numpy(sf.read(str(corpus / "audio/0.wav"), dtype="float32")[0].T)
@@ -134,3 +138,12 @@ def test_a_magnitude_view_model_caches_what_the_unet_will_see(corpus, tmp_path):
     view = to_view(ae_cfg, z)[0]
     assert not torch.allclose(view[:5], z[0, :5])  # the low band's channels changed
     torch.testing.assert_close(train["z"][0, :, :n].float(), view.half().float())
+
+
+def test_encode_refuses_a_view_the_autoencoder_cannot_serve(corpus, tiny_model_dir, tmp_path):
+    from jen1.cli import main
+
+    out = tmp_path / "latents"
+    args = ["data", "encode", str(corpus), "--autoencoder", str(tiny_model_dir), "--out", str(out)]
+    assert main([*args, "--lowband-view", "magnitude", "--no-progress"]) == 2
+    assert not out.exists()  # refused before any work
