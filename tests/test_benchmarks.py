@@ -280,3 +280,34 @@ def bench_clip(path):
 
     wav, _ = sf.read(path, dtype="float32")
     return torch.from_numpy(wav.T.copy())[None, :, : 2 * 48000]
+
+
+def test_bench_latent_fit_rows_per_time(tmp_path, tiny_model_dir, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    from jen1.config import TextConfig
+    from jen1.data.latents import build_latent_cache
+
+    corpus = tmp_path / "corpus"
+    (corpus / "audio").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, split in enumerate(["train", "train", "train", "val", "val"]):
+        sf.write(corpus / f"audio/{i}.wav", rng.uniform(-0.3, 0.3, (24000, 2)), 48000)
+        attrs = {"source": "test", "composition_id": f"c{i}"}
+        rows.append({"path": f"audio/{i}.wav", "seconds": 0.5, "caption": f"clip {i}",
+                     "split": split, "attributes": attrs})  # fmt: skip
+    (corpus / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cache = tmp_path / "latents"
+    build_latent_cache(corpus, tiny_model_dir, cache, text_cfg=TextConfig(max_length=16),
+                       progress=False)  # fmt: skip
+    out = tmp_path / "fit.json"
+    args = ["--model", str(tiny_model_dir), "--cache", str(cache), "--clips", "2", "--frames", "8"]
+    _load("bench_latent_fit").main([*args, "--json", str(out)])
+    res = json.loads(out.read_text())["results"][0]
+    assert [r["t"] for r in res["rows"]] == [0.1, 0.3, 0.5, 0.7, 0.9]
+    shrink = [r["shrink"] for r in res["rows"]]
+    assert all(a > b for a, b in zip(shrink, shrink[1:])) and 0 < shrink[-1] < shrink[0] < 1
+    assert all(np.isfinite(r["all"]) for r in res["rows"])  # no low band: one group
+    assert "R^2 of x0" in capsys.readouterr().out
