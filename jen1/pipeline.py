@@ -258,7 +258,7 @@ class Pipeline(TaskCalls):
         hop, window = self.cfg.autoencoder.hop, self._frames(self.cfg.sampling.window_seconds)
         win = plan_inpaint(req.start, req.end, length, self.frame_rate, hop, window)
         seg = wav[..., win.sample_start : win.sample_end]
-        z = self.codec.encode(seg)
+        z, coded = self.codec.encode_known(seg)
         mask = torch.ones(b, 1, z.shape[-1], device=self.device)
         mask[..., win.gap[0] : win.gap[1]] = 0.0
         # 2. sample the gap bidirectionally
@@ -269,7 +269,8 @@ class Pipeline(TaskCalls):
             *args, causal=False, bf16=self.bf16, generator=gen, callback=callback,
             controls=controls,
         )  # fmt: skip
-        generated = self.codec.decode(zg, length=seg.shape[-1]).to(wav.device)
+        generated = self.codec.decode(zg, length=seg.shape[-1], known=(coded, mask))
+        generated = generated.to(wav.device)
         # 3. splice: input outside [start, end], generated inside, crossfades inside the gap
         a, e = round(req.start * self.sample_rate), round(req.end * self.sample_rate)
         xf = min(round(req.crossfade_seconds * self.sample_rate), (e - a) // 2)
@@ -282,7 +283,9 @@ class Pipeline(TaskCalls):
         new = round(req.seconds * self.sample_rate)
         plan = plan_continuation(length, new, hop, self._frames(self.cfg.sampling.context_seconds))
         # 1. encode only the tail the model sees as context (whole frames)
-        z_ctx = self.codec.encode(wav[..., plan.first * hop : (plan.first + plan.known) * hop])
+        z_ctx, coded = self.codec.encode_known(
+            wav[..., plan.first * hop : (plan.first + plan.known) * hop]
+        )
         text = self._text(req.prompts, b, req.sampling)
         z = self._roll(
             z_ctx,
@@ -297,7 +300,13 @@ class Pipeline(TaskCalls):
         )
         j = length - plan.first * hop  # where the input ends in the decoded audio
         xf = min(round(req.crossfade_seconds * self.sample_rate), length, j)
-        pieces = self.codec.decode_stream(z, length=length + new - plan.first * hop)
+        # the context's frames decode from the autoencoder's own latents (exact low band)
+        mask = torch.zeros(b, 1, z.shape[-1], device=self.device)
+        mask[..., : coded.shape[-1]] = 1.0
+        coded = torch.nn.functional.pad(coded, (0, z.shape[-1] - coded.shape[-1]))
+        pieces = self.codec.decode_stream(
+            z, length=length + new - plan.first * hop, known=(coded, mask)
+        )
         return splice_continuation(wav, pieces, j, xf)
 
     def _remix(self, wav, req: RemixRequest, generator, callback) -> Iterator[torch.Tensor]:

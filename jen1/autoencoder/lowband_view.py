@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from jen1.autoencoder.lowband import LowbandCodec
@@ -95,47 +96,72 @@ def to_magnitudes(codec: LowbandCodec, coeffs: Tensor) -> Tensor:
 
 @torch.no_grad()
 def from_magnitudes(
-    codec: LowbandCodec, logmag: Tensor, iters: int = GL_ITERS, seed: int = 0
+    codec: LowbandCodec,
+    logmag: Tensor,
+    iters: int = GL_ITERS,
+    seed: int = 0,
+    known: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """(B, K, T) log-magnitudes -> (B, K, T) float32 MDCT coefficients of a waveform with those
-    magnitudes (fast Griffin-Lim from phases drawn with ``seed``: deterministic)."""
+    magnitudes (fast Griffin-Lim from phases drawn with ``seed``: deterministic).
+
+    ``known``: (coefficients (B, K, T), mask (B, 1, T), 1 on frames the caller has exactly, as
+    inpainting and continuation have their context). Those frames keep their coefficients, and
+    Griffin-Lim holds their spectrum fixed, so the rebuilt phase of the other frames runs on
+    from theirs (no jump at the join).
+    """
     with torch.autocast(logmag.device.type, enabled=False):
         d, n_fft, hop = _sizes(codec)
         b, _, t = logmag.shape
         mag = (logmag.float().exp() - MAG_FLOOR).clamp(min=0.0)
-        fine = hop // GL_OVERSAMPLE
-        up = GL_OVERSAMPLE
+        fine, up = hop // GL_OVERSAMPLE, GL_OVERSAMPLE
         length = t * hop
+        exact = hold = None
+        if known is not None:
+            coeffs, mask = known[0].float(), known[1].float()
+            exact = _split(codec, coeffs * mask, d)  # the known frames' waveform
+            # a fine frame is held when every latent frame it overlaps is known
+            m = mask[:, 0].repeat_interleave(up, dim=-1)  # (B, T up)
+            span = n_fft // fine // 2  # fine frames on each side a window reaches
+            hold = -F.max_pool1d(-m[:, None], 2 * span + 1, 1, span)[:, 0] > 0.5
+        # frame k of the fine grid is centred at (k + 1/2) fine: interpolate between the
+        # coarse frames' centres ((t + 1/2) hop), holding the ends
+        pos = ((torch.arange(t * up, device=mag.device) + 0.5) / up - 0.5).clamp(0, t - 1)
+        lo = pos.floor().long()
+        hi = (lo + 1).clamp(max=t - 1)
+        w = (pos - lo).to(mag.dtype)
         out = []
-        for part, bins in ((mag[:, : codec.mid], codec.mid), (mag[:, codec.mid :], codec.side)):
+        parts = ((mag[:, : codec.mid], codec.mid, 0), (mag[:, codec.mid :], codec.side, 1))
+        for part, bins, which in parts:
             if not bins:
                 out.append(logmag.new_zeros(b, length))
                 continue
-            full = part  # (B, bins, T); the bins above are silent (irfft pads them with zeros)
-            # frame k of the fine grid is centred at (k + 1/2) fine: interpolate between the
-            # coarse frames' centres ((t + 1/2) hop), holding the ends
-            pos = ((torch.arange(t * up, device=mag.device) + 0.5) / up - 0.5).clamp(0, t - 1)
-            lo = pos.floor().long()
-            hi = (lo + 1).clamp(max=t - 1)
-            w = (pos - lo).to(full.dtype)
-            target = full[..., lo] * (1 - w) + full[..., hi] * w  # (B, F, T up)
+            # (B, bins, T up); the bins above are silent (irfft pads them with zeros)
+            target = part[..., lo] * (1 - w) + part[..., hi] * w
             gen = torch.Generator(device="cpu").manual_seed(seed)
             phase = torch.rand(target.shape, generator=gen).to(target.device) * (2 * math.pi)
             spec = torch.polar(target, phase)
+            fixed = None
+            if exact is not None:
+                fixed = stft_same(exact[which], n_fft, fine)[:, :bins]
+                spec = torch.where(hold[:, None], fixed, spec)
             prev = spec
             for _ in range(iters):
                 proj = stft_same(istft_same(spec, n_fft, fine), n_fft, fine)[:, :bins]
                 acc = proj + GL_MOMENTUM * (proj - prev)  # fast Griffin-Lim
                 prev = proj
                 spec = acc * (target / (acc.abs() + 1e-12))  # |target|, the phase of acc
+                if fixed is not None:
+                    spec = torch.where(hold[:, None], fixed, spec)
             out.append(istft_same(spec, n_fft, fine))
         mid, side = out
-        # back to 48 kHz: the band-limited signal's spectrum, zero-padded
-        n = length * d
+        # back to the full rate: the band-limited signal's spectrum, zero-padded
         lr = torch.stack([mid + side, mid - side], dim=1)  # (B, 2, length)
-        spec = torch.fft.rfft(lr, dim=-1)
-        wav = torch.fft.irfft(spec, n=n, dim=-1) * d
-        return codec.encode(wav)
+        wav = torch.fft.irfft(torch.fft.rfft(lr, dim=-1), n=length * d, dim=-1) * d
+        coeffs_out = codec.encode(wav)
+        if known is not None:
+            coeffs_out = mask * known[0].float() + (1 - mask) * coeffs_out
+        return coeffs_out
 
 
 def to_view(cfg, z: Tensor) -> Tensor:
@@ -149,10 +175,16 @@ def to_view(cfg, z: Tensor) -> Tensor:
     return torch.cat([to_magnitudes(codec, z[:, :k]).to(z.dtype), z[:, k:]], dim=1)
 
 
-def from_view(cfg, z: Tensor) -> Tensor:
-    """Inverse of :func:`to_view` (the phase rebuilt, so not bit-exact): what the decoder takes."""
+def from_view(cfg, z: Tensor, known: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Inverse of :func:`to_view` (the phase rebuilt, so not bit-exact): what the decoder takes.
+
+    ``known``: (autoencoder latents (B, C, T), mask (B, 1, T)) of frames known exactly: their
+    low band is kept and the rebuilt phase continues from it (:func:`from_magnitudes`).
+    """
     if getattr(cfg, "lowband_view", "mdct") != "magnitude":
         return z
     codec = LowbandCodec(cfg.hop, cfg.lowband_mid, cfg.lowband_side).to(z.device)
     k = codec.channels
-    return torch.cat([from_magnitudes(codec, z[:, :k]).to(z.dtype), z[:, k:]], dim=1)
+    held = None if known is None else (known[0][:, :k], known[1])
+    low = from_magnitudes(codec, z[:, :k], known=held)
+    return torch.cat([low.to(z.dtype), z[:, k:]], dim=1)
