@@ -19,9 +19,12 @@ NAME = "FAD-musicnn"
 
 
 def _samples(emb: Any) -> np.ndarray:
-    """(N, D), (B, P, D) or a musicnn ``embed`` dict -> float64 (N, D) samples."""
+    """(N, D), (B, P, D), a list of B (P_i, D) arrays (clips of different lengths) or a
+    musicnn ``embed`` dict -> float64 (N, D) samples."""
     if isinstance(emb, dict):
         emb = emb["penultimate"]
+    if isinstance(emb, (list, tuple)) and emb and np.ndim(emb[0]) == 2:
+        emb = np.concatenate([np.asarray(e, dtype=np.float64) for e in emb])
     x = np.asarray(emb, dtype=np.float64)
     if x.ndim == 3:
         x = x.reshape(-1, x.shape[-1])

@@ -78,6 +78,14 @@ def test_fad_musicnn_is_named_and_counts_patches():
     assert out["value"] == pytest.approx(fad(a, b))
 
 
+def test_clips_of_different_lengths_pool_their_patches():
+    """A real-music test split ends tracks with shorter segments: fewer patches per clip."""
+    a, b = _gauss(40, 200, 11), _gauss(70, 200, 12)
+    ragged = [b[:7], b[7:10], b[10:70]]  # clips of 7, 3 and 60 patches
+    out = fad_musicnn(a.reshape(8, 5, 200), ragged)
+    assert out["n_ref"] == 70 and out["value"] == pytest.approx(fad(a, b))
+
+
 def test_split_half_floor_is_below_a_shifted_set():
     clips = [_gauss(3, 8, 100 + i) for i in range(40)]
     floor = split_half_fad(clips, repeats=5)
