@@ -175,16 +175,37 @@ def to_view(cfg, z: Tensor) -> Tensor:
     return torch.cat([to_magnitudes(codec, z[:, :k]).to(z.dtype), z[:, k:]], dim=1)
 
 
+CHUNK_FRAMES = 1500  # Griffin-Lim windows of the magnitude view (30 s at 50 Hz): flat memory
+MARGIN_FRAMES = 50  # frames each side a window also sees (its start holds its left neighbour's)
+
+
 def from_view(cfg, z: Tensor, known: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Inverse of :func:`to_view` (the phase rebuilt, so not bit-exact): what the decoder takes.
 
     ``known``: (autoencoder latents (B, C, T), mask (B, 1, T)) of frames known exactly: their
-    low band is kept and the rebuilt phase continues from it (:func:`from_magnitudes`).
+    low band is kept and the rebuilt phase continues from it (:func:`from_magnitudes`). Long
+    latents are rebuilt window by window (``CHUNK_FRAMES``), each window holding the frames the
+    one before it rebuilt in its left margin, so the phase runs on and memory stays flat.
     """
     if getattr(cfg, "lowband_view", "mdct") != "magnitude":
         return z
     codec = LowbandCodec(cfg.hop, cfg.lowband_mid, cfg.lowband_side).to(z.device)
     k = codec.channels
-    held = None if known is None else (known[0][:, :k], known[1])
-    low = from_magnitudes(codec, z[:, :k], known=held)
+    b, _, t = z.shape
+    coeffs = z.new_zeros(b, k, t, dtype=torch.float32)
+    mask = z.new_zeros(b, 1, t, dtype=torch.float32)
+    if known is not None:
+        coeffs, mask = known[0][:, :k].float().clone(), known[1].float().clone()
+    low = torch.empty(b, k, t, dtype=torch.float32, device=z.device)
+    for s in range(0, t, CHUNK_FRAMES):
+        a, e = max(0, s - MARGIN_FRAMES), min(t, s + CHUNK_FRAMES + MARGIN_FRAMES)
+        held = mask[..., a:e].clone()
+        ref = coeffs[..., a:e].clone()
+        if s > a:  # the left margin: as the previous window rebuilt it
+            held[..., : s - a] = 1.0
+            ref[..., : s - a] = low[..., a:s]
+        any_held = bool(held.any())
+        part = from_magnitudes(codec, z[:, :k, a:e], known=(ref, held) if any_held else None)
+        n = min(CHUNK_FRAMES, t - s)
+        low[..., s : s + n] = part[..., s - a : s - a + n]
     return torch.cat([low.to(z.dtype), z[:, k:]], dim=1)

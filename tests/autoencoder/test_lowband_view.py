@@ -169,3 +169,32 @@ def test_pipeline_with_a_magnitude_view_holds_the_context_of_both_tasks(tmp_path
     assert out.shape == (1, 2, 48000) and torch.isfinite(out).all()
     # text-to-music has nothing to hold; continuation and inpainting hold their context
     assert seen[0] is None and 0 < seen[1] < 1 and 0 < seen[2] < 1
+
+
+def test_long_latents_are_rebuilt_in_windows_without_a_seam(monkeypatch):
+    import jen1.autoencoder.lowband_view as view
+
+    monkeypatch.setattr(view, "CHUNK_FRAMES", 20)
+    monkeypatch.setattr(view, "MARGIN_FRAMES", 5)
+    calls = []
+    real = view.from_magnitudes
+
+    def spy(codec, logmag, *args, **kw):
+        calls.append(logmag.shape[-1])
+        return real(codec, logmag, *args, **kw)
+
+    monkeypatch.setattr(view, "from_magnitudes", spy)
+    cfg = dataclasses.replace(
+        tiny_ae_config("stft-hybrid"), latent_dim=96, stft_hop=HOP // 2, n_fft=2 * HOP,
+        strides=(2,), lowband_mid=48, lowband_side=16, lowband_view="magnitude",
+    )  # fmt: skip
+    codec = LowbandCodec(HOP, 48, 16)
+    z = torch.zeros(1, 96, 60)
+    z[:, :64] = codec.encode(_chord(60))
+    v = to_view(cfg, z)
+    back = from_view(cfg, v)
+    assert calls == [25, 30, 25]  # three windows with their margins
+    err = (to_magnitudes(codec, back[:, :64]).exp() - v[:, :64].exp()).abs().mean(dim=(0, 1))
+    seams = err[[19, 20, 39, 40]].mean()
+    inner = torch.cat([err[5:15], err[25:35], err[45:55]]).mean()
+    assert seams < 2.0 * inner  # a phase jump at a seam would splash energy into every bin
