@@ -46,9 +46,15 @@ class ReferenceClip:
 
 
 def _clean_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The attributes adherence is measured on. A clip without labels of its own takes the
+    tempo, key and mode ``jen1 data caption --enrich`` estimated (``attributes.estimated``),
+    which its caption states, so real-music prompts get tempo and key rows too."""
     from jen1.eval.music import normalize_key
 
     keys = ("bpm", "key", "mode", "meter", "chords", "style", "instruments")
+    estimated = attrs.get("estimated") if isinstance(attrs.get("estimated"), dict) else {}
+    if not attrs.get("bpm") and not attrs.get("key"):
+        attrs = {**attrs, **{k: estimated[k] for k in ("bpm", "key", "mode") if k in estimated}}
     out = {k: attrs[k] for k in keys if attrs.get(k)}
     if "key" in out:
         try:

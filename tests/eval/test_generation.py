@@ -84,6 +84,18 @@ def test_read_prompts_text_and_jsonl(tmp_path):
         read_prompts(tmp_path / "missing.txt")
 
 
+def test_an_enriched_real_clip_is_measured_on_its_estimated_tempo_and_key(tmp_path):
+    js = tmp_path / "p.jsonl"
+    real = {"package": "p", "estimated": {"bpm": 88.0, "key": "E", "mode": "major"}}
+    labelled = {"bpm": 120, "key": "A", "mode": "minor", "estimated": {"bpm": 60.0}}
+    rows = [{"caption": "orchestral, around 88 bpm in E major", "attributes": real},
+            {"caption": "a labelled clip", "attributes": labelled}]  # fmt: skip
+    js.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    first, second = read_prompts(js)
+    assert first.attributes == {"bpm": 88.0, "key": "E", "mode": "major"}
+    assert second.attributes == {"bpm": 120, "key": "A", "mode": "minor"}  # its own labels win
+
+
 def test_pick_prompts_spreads_over_a_long_list_and_cycles_a_short_one():
     items = [PromptItem(f"p{i}", {}) for i in range(10)]
     assert [p.text for p in pick_prompts(items, 4)] == ["p0", "p2", "p5", "p7"]
