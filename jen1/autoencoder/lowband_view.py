@@ -113,7 +113,11 @@ def from_magnitudes(
     with torch.autocast(logmag.device.type, enabled=False):
         d, n_fft, hop = _sizes(codec)
         b, _, t = logmag.shape
-        mag = (logmag.float().exp() - MAG_FLOOR).clamp(min=0.0)
+        # no bin of audio in [-1, 1] exceeds a full-scale sine's peak, n_fft / 4 with a hann
+        # window: a generated log-magnitude above it (a U-Net early in training overshoots)
+        # is clipped to it rather than rebuilt as a clipping, deafening low band
+        top = math.log(n_fft / 4 + MAG_FLOOR)
+        mag = (logmag.float().clamp(max=top).exp() - MAG_FLOOR).clamp(min=0.0)
         fine, up = hop // GL_OVERSAMPLE, GL_OVERSAMPLE
         length = t * hop
         exact = hold = None

@@ -198,3 +198,10 @@ def test_long_latents_are_rebuilt_in_windows_without_a_seam(monkeypatch):
     seams = err[[19, 20, 39, 40]].mean()
     inner = torch.cat([err[5:15], err[25:35], err[45:55]]).mean()
     assert seams < 2.0 * inner  # a phase jump at a seam would splash energy into every bin
+
+
+def test_magnitudes_beyond_full_scale_are_clipped_to_it():
+    codec = LowbandCodec(HOP, 48, 16)
+    loud = torch.full((1, 64, 20), 12.0)  # e^12: far above any bin of audio in [-1, 1]
+    bound = torch.full((1, 64, 20), math.log(2 * HOP / 10 / 4 + 1e-3))
+    torch.testing.assert_close(from_magnitudes(codec, loud), from_magnitudes(codec, bound))
