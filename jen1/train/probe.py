@@ -3,7 +3,9 @@
 Every ``every`` steps the EMA U-Net generates ``n`` clips for the first ``n`` prompts of a file
 (the same prompts and seeds each time), musicnn embeds them and their FAD against a reference
 set (a corpus' test split, embedded once and cached in the run directory) goes into the run's
-logs as ``eval_fad``: the curve that shows when a run has stopped improving. It is far smaller
+logs as ``eval_fad``: the curve that shows when a run has stopped improving; beside it
+``eval_lufs``, the generated clips' median loudness (a model that overshoots the data's level
+scores badly on FAD for a reason the FAD alone does not show). It is far smaller
 than ``jen1 eval generation`` (no style, tag or control metrics) so that it costs a few percent
 of training time; use that command for the numbers a model card quotes.
 """
@@ -56,7 +58,7 @@ class ProbeConfig:
 
 
 class GenerationProbe:
-    """Callable ``probe(cfg, autoencoder, unet, text_encoder) -> {"fad": ..., "seconds": ...}``.
+    """Callable ``probe(cfg, autoencoder, unet, text_encoder) -> {"fad", "lufs", "seconds"}``.
 
     ``autoencoder`` and ``unet`` (the EMA copy) are copied before use, so the caller's modules
     are left as they were; torch's thread count is left as it was.
@@ -121,6 +123,7 @@ class GenerationProbe:
         from jen1.audio import SAMPLE_RATE
         from jen1.eval.fad import fad
         from jen1.eval.generation import generate_clips
+        from jen1.eval.music import loudness_lufs
         from jen1.pipeline import Pipeline
         from jen1.precision import native_bf16
 
@@ -139,7 +142,7 @@ class GenerationProbe:
         if pipe.thread_governor is not None:  # training keeps its own thread count
             pipe.thread_governor.enabled = False
         try:
-            feats = []
+            feats, lufs = [], []
             for _, wavs in generate_clips(
                 pipe,
                 self.prompts,
@@ -152,9 +155,14 @@ class GenerationProbe:
                 for w in wavs:
                     e = self.tagger.embed(w[None], SAMPLE_RATE, hop_seconds=1.0)
                     feats.append(e["penultimate"][0])
+                    lufs.append(loudness_lufs(w, SAMPLE_RATE))
         finally:
             torch.set_num_threads(threads)
-        return {"fad": fad(np.concatenate(feats, axis=0), ref), "seconds": time.perf_counter() - t0}
+        return {
+            "fad": fad(np.concatenate(feats, axis=0), ref),
+            "lufs": float(np.median(lufs)),  # -inf only when most clips are silent
+            "seconds": time.perf_counter() - t0,
+        }
 
 
 def describe(cfg: ProbeConfig) -> str:

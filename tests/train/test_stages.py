@@ -75,6 +75,8 @@ def test_train_both_stages_and_generate(tmp_path):
     assert any(row.get("loss") for row in rows)
     fads = [(int(row["step"]), float(row["eval_fad"])) for row in rows if row.get("eval_fad")]
     assert len(fads) == 1 and fads[0][0] == 2 and np.isfinite(fads[0][1]) and fads[0][1] > 0
+    lufs = [float(row["eval_lufs"]) for row in rows if row.get("eval_lufs")]
+    assert len(lufs) == 1 and -70 < lufs[0] < 10  # the generated clips' loudness beside it
     assert (dif_run / "eval_reference.npz").exists()  # embedded once, reused on resume
     jen1("export", dif_run, model, "--dtype", "bfloat16")
     out = tmp_path / "out.wav"
