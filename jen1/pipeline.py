@@ -104,6 +104,7 @@ class Pipeline(TaskCalls):
         pack: bool = True,
         adapter: str | Path | None = None,
         adapter_scale: float = 1.0,
+        fast: bool = False,
     ) -> Pipeline:
         """Load a model directory; ``None`` loads the default model shipped with the package.
 
@@ -113,14 +114,25 @@ class Pipeline(TaskCalls):
         (:func:`jen1.diffusion.ops.pack_for_inference`): a few percent faster sampling for one
         more copy of the weights in memory (figures in ``benchmarks/README.md``); ``pack=False``
         keeps them plain. ``adapter``: a LoRA adapter directory, merged into the float32 U-Net
-        at ``adapter_scale`` before the cast (see :class:`Pipeline`).
+        at ``adapter_scale`` before the cast (see :class:`Pipeline`). ``fast``: sample with the
+        model's few-step student (``DIR/fast``, :mod:`jen1.student`) and its settings instead
+        of the model's own U-Net; refused with an adapter, which adapts the model's own.
         """
         from jen1.conditioning.text import load_text_encoder
         from jen1.inference.prepare import prepare_unet
         from jen1.models import load_components, resolve_model_dir
         from jen1.precision import native_bf16
 
-        cfg, mods = load_components(resolve_model_dir(path), ("autoencoder", "unet"))
+        if fast and adapter is not None:
+            from jen1.errors import Jen1Error
+
+            raise Jen1Error("an adapter adapts the model's own U-Net, not its few-step student")
+        if fast:
+            from jen1.student import load_student
+
+            cfg, mods = load_student(resolve_model_dir(path))
+        else:
+            cfg, mods = load_components(resolve_model_dir(path), ("autoencoder", "unet"))
         bf16 = native_bf16(device) if bf16 is None else bf16
         applied = None
         if adapter is not None:

@@ -20,6 +20,7 @@ def test_info_json(capsys):
     assert info["torch"].startswith("2.")
     assert "minilm" in info["text_encoders"]
     assert isinstance(info["default_model_present"], bool)
+    assert isinstance(info["default_model_fast"], bool)
     assert isinstance(info["cpu_packed_weights"], bool)
 
 

@@ -63,6 +63,12 @@ def _common(p: argparse.ArgumentParser, default_out: str | None) -> None:
         help="how much of the adapter to apply, 0..2 (default 1: as trained)",
     )
     p.add_argument(
+        "--fast",
+        action="store_true",
+        help="sample with the model's few-step student (MODEL/fast, made by 'jen1 train "
+        "distill'): its steps and sampler, no guidance",
+    )
+    p.add_argument(
         "--batch",
         type=int,
         default=1,
@@ -164,6 +170,8 @@ def _request(
     """The request from the flags (checked at once; errors name the flags, ``--cfg``)."""
     if args.adapter_scale is not None and args.adapter is None:
         raise Jen1Error("--adapter-scale needs --adapter DIR")
+    if args.fast and args.adapter is not None:
+        raise Jen1Error("--fast and --adapter: an adapter adapts the model's own U-Net")
     try:
         if args.adapter_scale is not None:  # its range (the pipeline loads at this scale)
             SamplingParams(adapter_scale=args.adapter_scale)
@@ -182,7 +190,12 @@ def _resolve(args: argparse.Namespace, req: Request, audio: Any = None) -> Reque
     from jen1.checkpoint import load_config_from_dir
     from jen1.models import resolve_model_dir
 
-    cfg = load_config_from_dir(resolve_model_dir(args.model))
+    if args.fast:  # the student's settings (steps, sampler, no guidance) are the defaults
+        from jen1.student import fast_config
+
+        cfg = fast_config(resolve_model_dir(args.model))
+    else:
+        cfg = load_config_from_dir(resolve_model_dir(args.model))
     if args.adapter is not None:  # another model's adapter is refused before the model loads
         from jen1.adapter import load_adapter
 
@@ -239,7 +252,11 @@ def _pipeline(args: argparse.Namespace):
 
     scale = 1.0 if args.adapter_scale is None else args.adapter_scale
     return Pipeline.from_pretrained(
-        args.model, bf16=resolve_bf16(args.precision), adapter=args.adapter, adapter_scale=scale
+        args.model,
+        bf16=resolve_bf16(args.precision),
+        adapter=args.adapter,
+        adapter_scale=scale,
+        fast=args.fast,
     )
 
 

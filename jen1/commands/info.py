@@ -26,6 +26,7 @@ def collect() -> dict[str, object]:
     from jen1.diffusion.packing import packing_supported
     from jen1.paths import default_model_dir
     from jen1.precision import native_bf16
+    from jen1.student import has_student
 
     model_dir = default_model_dir()
     bf16 = native_bf16("cpu")
@@ -40,6 +41,7 @@ def collect() -> dict[str, object]:
         "cpu_packed_weights": packing_supported(torch.bfloat16 if bf16 else torch.float32),
         "default_model": str(model_dir),
         "default_model_present": (model_dir / "model.safetensors").exists(),
+        "default_model_fast": has_student(model_dir),  # a few-step student for --fast
         "text_encoders": available_encoders(),
     }
 

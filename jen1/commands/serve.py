@@ -50,6 +50,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the adapter's scale when a request gives none, 0..2",
     )
     p.add_argument(
+        "--fast",
+        action="store_true",
+        help="serve the model's few-step student (MODEL/fast, made by 'jen1 train distill')",
+    )
+    p.add_argument(
         "--max-queue",
         type=int,
         default=d.max_queue,
@@ -106,6 +111,13 @@ def run_serve(args: argparse.Namespace) -> int:
     from jen1.web.settings import ServerSettings
 
     _check_host(args.host)
+    if args.fast and args.adapter is not None:
+        raise Jen1Error("--fast and --adapter: an adapter adapts the model's own U-Net")
+    if args.fast:  # a model without a student is refused before anything loads
+        from jen1.models import resolve_model_dir
+        from jen1.student import fast_config
+
+        fast_config(resolve_model_dir(args.model))
     settings = ServerSettings(
         host=args.host,
         port=args.port,
@@ -125,7 +137,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.adapter is None and args.adapter_scale != 1.0:
         raise Jen1Error("--adapter-scale needs --adapter DIR")
     pipeline = Pipeline.from_pretrained(  # once per server
-        args.model, adapter=args.adapter, adapter_scale=args.adapter_scale
+        args.model, adapter=args.adapter, adapter_scale=args.adapter_scale, fast=args.fast
     )
     serve(pipeline, settings)
     return 0

@@ -168,6 +168,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="autoencoder runs: take the U-Net (and config) from this model directory, e.g. to "
         "ship a decoder fine-tuned with a frozen encoder beside an existing U-Net",
     )
+    e.add_argument(
+        "--student",
+        action="store_true",
+        help="distillation runs: write the student into MODEL_DIR/fast, the few-step student "
+        "of the model it was distilled from ('--fast' samples with it)",
+    )
     e.add_argument("--overwrite", action="store_true")
     e.set_defaults(func=run_export)
 
@@ -332,6 +338,18 @@ def run_train(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from jen1.train.export import export_model
 
+    if args.student:
+        from jen1.errors import Jen1Error
+
+        if args.card is not None or args.unet_from is not None:
+            raise Jen1Error("--student: --card and --unet-from do not apply")
+        from jen1.student import export_student
+
+        summary = export_student(
+            args.run_dir, args.model_dir, dtype=args.dtype, overwrite=args.overwrite
+        )
+        print(json.dumps(summary))
+        return 0
     card = args.card.read_text() if args.card else None
     summary = export_model(
         args.run_dir,

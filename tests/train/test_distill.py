@@ -167,3 +167,73 @@ def test_bad_distill_flags_are_one_line_errors(tmp_path, cache, tiny_model_dir, 
     with pytest.raises(SystemExit) as exit_:  # argparse's choices
         main([*base, "--init", str(tiny_model_dir), "--distill-method", "lcm"])
     assert exit_.value.code == 2 and "--distill-method" in capsys.readouterr().err
+
+
+def test_a_student_ships_inside_its_model_and_fast_samples_with_it(
+    tmp_path, cache, tiny_model_dir, capsys
+):
+    import shutil
+
+    from jen1.checkpoint import save_model_dir
+    from jen1.pipeline import Pipeline
+    from jen1.student import fast_config
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    wav = tmp_path / "x.wav"
+    gen = ["generate", "a calm piano", "--seconds", "0.5", "--seed", "1", "--no-progress"]
+    assert main([*gen, "--model", str(model), "--fast", "-o", str(wav)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no few-step student" in err and "jen1 train distill" in err and "\n" not in err
+    assert not wav.exists()
+
+    run = tmp_path / "run"
+    args = ["train", "distill", "--data", str(cache), "--out", str(run), "--no-progress"]
+    args += ["--init", str(model), "--distill-method", "guidance", "--distill-steps", "3"]
+    assert main([*args, "--max-steps", "2", *SETS]) == 0
+    # only a distillation run of this model's latents goes into it
+    assert main(["export", str(tmp_path), str(model), "--student"]) == 2
+    assert "is not one" in capsys.readouterr().err
+    other = tmp_path / "other"
+    cfg, state = load_model_dir(model)
+    k = next(k for k in state["autoencoder"] if k.startswith("encoder."))
+    state["autoencoder"][k] = state["autoencoder"][k] + 0.5
+    save_model_dir(other, cfg, state)
+    assert main(["export", str(run), str(other), "--student"]) == 2
+    assert "another model's latents" in capsys.readouterr().err
+    assert not (other / "fast").exists()
+    assert main(["serve", "--port", "0", "--fast", "--model", str(other)]) == 2
+    assert "has no few-step student" in capsys.readouterr().err
+
+    assert main(["export", str(run), str(model), "--student"]) == 0
+    _, fast_state = load_model_dir(model / "fast")
+    assert set(fast_state) == {"unet"}  # the model's autoencoder is not copied
+    assert main(["export", str(run), str(model), "--student"]) == 2
+    assert "already has a student" in capsys.readouterr().err
+    cfg = fast_config(model)
+    assert (cfg.sampling.steps, cfg.sampling.cfg_scale) == (3, 1.0)
+
+    # --fast samples with the student's weights and settings: the same as the student exported
+    # as a model of its own, and not the teacher's weights run with the student's settings
+    alone = tmp_path / "alone"
+    assert main(["export", str(run), str(alone)]) == 0
+    steps = []
+    fast = Pipeline.from_pretrained(model, fast=True, pack=False)
+    assert fast.cfg.sampling.steps == 3
+    kw = {"seed": 3}
+    a = fast.generate("a calm piano", 0.5, callback=lambda i, n: steps.append(n), **kw)
+    assert steps and set(steps) == {3}
+    b = Pipeline.from_pretrained(alone, pack=False).generate("a calm piano", 0.5, **kw)
+    s = cfg.sampling
+    teacher = Pipeline.from_pretrained(model, pack=False)
+    c = teacher.generate("a calm piano", 0.5, steps=3, cfg_scale=1.0, sampler=s.sampler, **kw)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c, atol=1e-4)
+    with pytest.raises(Exception, match="adapter adapts the model's own"):
+        Pipeline.from_pretrained(model, fast=True, adapter=tmp_path)
+
+    assert main([*gen, "--model", str(model), "--fast", "-o", str(wav)]) == 0
+    assert sf.info(str(wav)).frames == SR // 2
+    assert main([*gen, "--model", str(model), "--fast", "--adapter", str(tmp_path), "-o",
+                 str(tmp_path / "y.wav")]) == 2  # fmt: skip
+    assert "--fast and --adapter" in capsys.readouterr().err
