@@ -25,7 +25,8 @@ are created here) and a second one; then the whole ``jen1 generate`` command, st
 
 ``--student DIR`` adds rows for a distilled few-step student (``jen1 train distill``, then
 ``jen1 export``) beside the model's, in the same run: each ``--seconds`` generate case at each of
-``--student-steps`` (default 4 and 8)::
+``--student-steps`` (default 4 and 8); ``--student fast`` takes the model's own student
+(``MODEL/fast``, what ``--fast`` samples with)::
 
     python benchmarks/bench_generate.py --seconds 10 --continue --student runs/student
 """
@@ -53,7 +54,7 @@ def _child(args: argparse.Namespace) -> None:
     cuda = args.device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     t0 = time.perf_counter()
-    pipe = Pipeline.from_pretrained(args.model, device=args.device)
+    pipe = Pipeline.from_pretrained(args.model, device=args.device, fast=args.fast)
     if args.fixed_threads and pipe.thread_governor is not None:
         pipe.thread_governor.enabled = False  # the thread count torch starts with, throughout
     sync()
@@ -218,6 +219,9 @@ def _run_case(
     ``model``, ``steps``: instead of ``--model`` and ``--steps``)."""
     cmd = [sys.executable, __file__, "--_child", "--_task", task, "--_case", str(sec)]
     cmd += ["--_device", dev]
+    if model == "fast":  # the model's own student, MODEL/fast
+        cmd.append("--_fast")
+        model = None
     for flag, val in (
         ("--model", model or args.model),
         ("--steps", steps or args.steps),
@@ -338,13 +342,15 @@ def main(argv: list[str] | None = None) -> None:
         "--student",
         default=None,
         metavar="DIR",
-        help="a distilled student: rows beside the model's",
+        help="a distilled student (a model directory, or 'fast': the model's own, "
+        "MODEL/fast): rows beside the model's",
     )
     p.add_argument("--student-steps", type=int, nargs="*", default=[4, 8])
     p.add_argument(
         "--_fixed-threads", dest="fixed_threads", action="store_true", help=argparse.SUPPRESS
     )
     p.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--_fast", dest="fast", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--_task", dest="task", default=None, help=argparse.SUPPRESS)
     p.add_argument("--_case", dest="case", type=float, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -128,6 +128,36 @@ def test_bench_generate_student_rows(tmp_path, tiny_model_dir, capsys):
     assert "student 3" in capsys.readouterr().out
 
 
+def test_bench_generate_student_fast_takes_the_models_own(tmp_path, tiny_model_dir):
+    """--student fast: the rows of MODEL/fast, the student --fast samples with."""
+    import shutil
+
+    from jen1.checkpoint import load_model_dir, save_model_dir
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    cfg, state = load_model_dir(model, ("unet",))
+    import dataclasses
+
+    fast_cfg = dataclasses.replace(
+        cfg, sampling=dataclasses.replace(cfg.sampling, steps=2, cfg_scale=1.0)
+    )
+    save_model_dir(model / "fast", fast_cfg, {"unet": state["unet"]})
+    out = tmp_path / "gen.json"
+    _load("bench_generate").main(
+        ["--model", str(model), "--seconds", "1", "--continue", "--steps", "1", "--threads", "1",
+         "--devices", "cpu", "--student", "fast", "--student-steps", "2", "--json", str(out)]
+    )  # fmt: skip
+    rows = json.loads(out.read_text())["results"]
+    assert [(r.get("model"), r["steps"]) for r in rows] == [(None, 1), ("student", 2)]
+    shutil.rmtree(model / "fast")  # without a student the case fails, not the teacher's rows
+    with pytest.raises(SystemExit, match="failed"):
+        _load("bench_generate").main(
+            ["--model", str(model), "--seconds", "1", "--continue", "--steps", "1",
+             "--threads", "1", "--devices", "cpu", "--student", "fast", "--student-steps", "2"]
+        )  # fmt: skip
+
+
 def test_bench_generate_startup_breakdown(tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "startup.json"
     _load("bench_generate").main(
