@@ -93,3 +93,12 @@ wait "$decoder"
 jen1 export "$work/unet-run" "$work/unet-model" --dtype bfloat16 --overwrite
 jen1 export "$work/decoder-run" "$work/model" --unet-from "$work/unet-model" --dtype bfloat16 \
   --overwrite
+
+# 9. the few-step student (issue 24): the guidance distilled into a copy of the U-Net (one
+#    network call a step instead of two), exported into the model as MODEL/fast (`--fast`)
+resume=$([ -d "$work/student-run" ] && echo --resume || true)
+nice jen1 --threads 1 train distill --distill-method guidance --distill-steps 8 \
+  --init "$work/model" --data "$work/latents" --out "$work/student-run" $resume \
+  --max-steps "${STUDENT_STEPS:-3000}" --set train_diffusion.lr=5e-5 \
+  --set train_diffusion.batch_size=8 --set train_diffusion.warmup_steps=50
+jen1 export "$work/student-run" "$work/model" --student --dtype bfloat16 --overwrite
