@@ -90,6 +90,7 @@ wait "$decoder"
 
 # 8. the model: the U-Net, then the fine-tuned decoder beside it (the export checks that the
 #    encoder is still the one the U-Net's latents came from)
+rm -rf "$work/model/fast"  # step 9 writes the student of the model exported here again
 jen1 export "$work/unet-run" "$work/unet-model" --dtype bfloat16 --overwrite
 jen1 export "$work/decoder-run" "$work/model" --unet-from "$work/unet-model" --dtype bfloat16 \
   --overwrite

@@ -118,6 +118,13 @@ def export_model(
         return export_adapter(run_dir, model_dir, dtype=dtype, overwrite=overwrite)
     if (model_dir / WEIGHTS).exists() and not overwrite:
         raise Jen1Error(f"{model_dir} already holds a model (pass --overwrite to replace it)")
+    from jen1.student import has_student, student_dir
+
+    if has_student(model_dir):  # it would sample a U-Net that is no longer there
+        raise Jen1Error(
+            f"{model_dir} holds a few-step student of the model this replaces "
+            f"({student_dir(model_dir)}): move or delete it first, then distil again"
+        )
     if dtype not in DTYPES:
         raise Jen1Error(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
     cfg, components, step = export_run(run_dir)

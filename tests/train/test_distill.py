@@ -210,6 +210,9 @@ def test_a_student_ships_inside_its_model_and_fast_samples_with_it(
     assert set(fast_state) == {"unet"}  # the model's autoencoder is not copied
     assert main(["export", str(run), str(model), "--student"]) == 2
     assert "already has a student" in capsys.readouterr().err
+    # replacing the model under its student is refused: the student would outlive its teacher
+    assert main(["export", str(run), str(model), "--overwrite"]) == 2
+    assert "holds a few-step student" in capsys.readouterr().err
     cfg = fast_config(model)
     assert (cfg.sampling.steps, cfg.sampling.cfg_scale) == (3, 1.0)
 
