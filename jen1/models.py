@@ -63,24 +63,28 @@ _INIT_FUNCTIONS = (
 
 
 @contextlib.contextmanager
-def _no_init() -> Iterator[None]:
+def _no_init() -> Iterator[set[int]]:
     """Build modules with ``torch.nn.init``'s in-place initialisers turned into no-ops.
 
     Their weights are about to be replaced by loaded ones. The meta device would skip the
     allocation too, but its first use imports torch._dynamo (about a second of a cold start).
+    Yields the data pointers of the tensors whose initialisation was skipped, so a caller can
+    tell whether a tensor it will not load (a non-persistent buffer) was left uninitialised.
     """
+    skipped: set[int] = set()
+
+    def keep(tensor: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        skipped.add(tensor.data_ptr())
+        return tensor
+
     saved = {n: getattr(torch.nn.init, n) for n in _INIT_FUNCTIONS}
     try:
         for n in _INIT_FUNCTIONS:
-            setattr(torch.nn.init, n, _keep)
-        yield
+            setattr(torch.nn.init, n, keep)
+        yield skipped
     finally:
         for n, fn in saved.items():
             setattr(torch.nn.init, n, fn)
-
-
-def _keep(tensor: torch.Tensor, *args, **kwargs) -> torch.Tensor:
-    return tensor
 
 
 def load_components(
@@ -99,12 +103,13 @@ def load_components(
 def build_loaded(name: str, cfg: Jen1Config, state: dict[str, torch.Tensor]) -> nn.Module:
     """``build_component`` then a strict load of ``state``, without the random initialisation:
     the module is built with ``torch.nn.init`` switched off and the loaded tensors become its
-    parameters (a module with buffers its state dict does not hold is built and initialised as
-    usual)."""
-    with _no_init():
+    parameters (a module with a buffer its state dict does not hold, made by one of the
+    initialisers switched off, is built and initialised as usual)."""
+    with _no_init() as skipped:
         module = build_component(name, cfg)
     saved = set(module.state_dict())
-    if any(n not in saved for n, _ in module.named_buffers()):
+    unloaded = [b for n, b in module.named_buffers() if n not in saved]
+    if any(b.data_ptr() in skipped for b in unloaded):
         return load_weights(build_component(name, cfg), state, name)
     from jen1.checkpoint import load_state_strict
 

@@ -36,7 +36,7 @@ def test_a_renamed_tensor_is_a_one_line_error_naming_it(tmp_path, tiny_config):
     load_components(tmp_path / "m", ("autoencoder",))  # the other component still loads
 
 
-@pytest.mark.parametrize("arch", ["conv", "stft"])
+@pytest.mark.parametrize("arch", ["conv", "stft", "hybrid"])
 def test_loaded_modules_are_built_without_random_init_and_run_like_built_ones(tmp_path, arch):
     """load_components builds with initialisation off and assigns the saved tensors: every
     tensor is a CPU tensor, and the result computes exactly what a normally built module does."""
@@ -51,10 +51,29 @@ def test_loaded_modules_are_built_without_random_init_and_run_like_built_ones(tm
             cfg.autoencoder, arch="stft", strides=(2,), stft_hop=64, n_fft=256, stft_dim=32,
             stft_mlp_ratio=2.0, stft_blocks=(1, 1), stft_phase="vector",
         ))  # fmt: skip
+    if arch == "hybrid":  # non-persistent buffers: the MDCT basis, the controls' frequencies
+        from tests.autoencoder.test_model import tiny_ae_config
+
+        from jen1.config import ControlConfig
+
+        cfg = dataclasses.replace(
+            cfg,
+            autoencoder=tiny_ae_config("stft-hybrid"),
+            unet=dataclasses.replace(cfg.unet, controls=ControlConfig()),
+        )
     torch.manual_seed(0)
     ae, unet = build_autoencoder(cfg.autoencoder), build_unet(cfg)
     save_model_dir(tmp_path, cfg, {"autoencoder": ae.state_dict(), "unet": unet.state_dict()})
-    _, mods = load_components(tmp_path)
+    import jen1.models as models
+
+    built = []
+    build = models.build_component
+    models.build_component = lambda name, cfg: built.append(name) or build(name, cfg)
+    try:
+        _, mods = load_components(tmp_path)
+    finally:
+        models.build_component = build
+    assert sorted(built) == ["autoencoder", "unet"]  # each built once, not again with init
     for m in mods.values():
         assert all(t.device.type == "cpu" for t in [*m.parameters(), *m.buffers()])
         assert all(p.requires_grad for p in m.parameters())
@@ -62,3 +81,28 @@ def test_loaded_modules_are_built_without_random_init_and_run_like_built_ones(tm
     wav = 0.1 * torch.randn(1, 2, 4 * ae.hop)
     with torch.no_grad():
         assert torch.equal(mods["autoencoder"].eval()(wav).recon, ref(wav).recon)
+
+    for name, built in (("autoencoder", ae), ("unet", unet)):  # every buffer, saved or not
+        loaded = dict(mods[name].named_buffers())
+        for k, b in built.named_buffers():
+            assert torch.equal(loaded[k], b), k
+
+
+def test_a_buffer_made_by_a_skipped_initialiser_is_built_as_usual(monkeypatch, tiny_config):
+    """A buffer the state dict does not hold, filled by one of the initialisers the fast build
+    switches off, would be left as uninitialised memory: such a module is built normally."""
+    from torch import nn
+
+    import jen1.models as models
+
+    class Odd(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+            self.register_buffer("scale", nn.init.ones_(torch.empty(3)), persistent=False)
+
+    monkeypatch.setattr(models, "build_component", lambda name, cfg: Odd())
+    state = {k: torch.randn_like(v) for k, v in Odd().state_dict().items()}
+    module = models.build_loaded("odd", tiny_config, state)
+    assert torch.equal(module.scale, torch.ones(3))
+    assert torch.equal(module.lin.weight, state["lin.weight"])
