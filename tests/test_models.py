@@ -82,6 +82,9 @@ def test_loaded_modules_are_built_without_random_init_and_run_like_built_ones(tm
     with torch.no_grad():
         assert torch.equal(mods["autoencoder"].eval()(wav).recon, ref(wav).recon)
 
+    for name, built in (("autoencoder", ae), ("unet", unet)):  # each weight's memory layout
+        laid = {n: p.stride() for n, p in mods[name].named_parameters()}
+        assert {n: p.stride() for n, p in built.named_parameters()} == laid
     for name, built in (("autoencoder", ae), ("unet", unet)):  # every buffer, saved or not
         loaded = dict(mods[name].named_buffers())
         for k, b in built.named_buffers():
