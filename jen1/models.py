@@ -102,8 +102,8 @@ def load_components(
 
 def build_loaded(name: str, cfg: Jen1Config, state: dict[str, torch.Tensor]) -> nn.Module:
     """``build_component`` then a strict load of ``state``, without the random initialisation:
-    the module is built with ``torch.nn.init`` switched off and the loaded tensors become its
-    parameters (a module with a buffer its state dict does not hold, made by one of the
+    the module is built with ``torch.nn.init`` switched off and the loaded tensors are copied
+    into it (a module with a buffer its state dict does not hold, made by one of the
     initialisers switched off, is built and initialised as usual)."""
     with _no_init() as skipped:
         module = build_component(name, cfg)
