@@ -86,7 +86,7 @@ def export_student(
     is ``model_dir``'s, tensor by tensor (up to the dtype it is stored in).
     """
     from jen1.checkpoint import WEIGHTS, load_config_from_dir, load_model_dir, save_model_dir
-    from jen1.train.export import DTYPES, _same_stored, export_run
+    from jen1.train.export import DTYPES, same_stored, export_run
     from jen1.train.stages import RUN_DISTILL
 
     run_dir, model_dir = Path(run_dir), Path(model_dir)
@@ -103,9 +103,7 @@ def export_student(
     cfg, components, step = export_run(run_dir)
     _, base = load_model_dir(model_dir, ("autoencoder",))
     ae = components["autoencoder"]
-    differ = [
-        k for k, v in base["autoencoder"].items() if k not in ae or not _same_stored(v, ae[k])
-    ]
+    differ = [k for k, v in base["autoencoder"].items() if k not in ae or not same_stored(v, ae[k])]
     if differ or base_cfg.autoencoder != cfg.autoencoder or base_cfg.text != cfg.text:
         raise Jen1Error(
             f"{run_dir} was distilled on another model's latents than {model_dir}'s "

@@ -60,7 +60,7 @@ def merge_unet_from(
     if base_cfg.autoencoder != cfg.autoencoder:
         raise Jen1Error(f"the autoencoder of {run_dir} has another config than {model_dir}")
     enc = {k: v for k, v in base["autoencoder"].items() if k.startswith("encoder.")}
-    changed = [k for k, v in enc.items() if not _same_stored(v, components["autoencoder"][k])]
+    changed = [k for k, v in enc.items() if not same_stored(v, components["autoencoder"][k])]
     if changed:
         raise Jen1Error(
             f"the encoder of {run_dir} differs from {model_dir}'s ({len(changed)} "
@@ -81,14 +81,13 @@ DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _STORED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
-def _same_stored(stored: torch.Tensor, tensor: torch.Tensor) -> bool:
+def same_stored(stored: torch.Tensor, tensor: torch.Tensor) -> bool:
     """Whether ``tensor`` equals ``stored`` (read back from a model directory as float32) once
     rounded to one of the dtypes a model may be stored in: a model exported with ``--dtype
     bfloat16`` holds the rounded copy of the encoder a full-precision run keeps."""
     if not tensor.is_floating_point():
         return torch.equal(stored, tensor)
     return any(torch.equal(stored.float(), tensor.to(dt).float()) for dt in _STORED_DTYPES)
-
 
 
 def export_model(

@@ -253,11 +253,14 @@ class DiffusionStage:
                 f"the latent cache {self.cache.dir} was encoded with another autoencoder "
                 f"config than {self.init}'s: encode with --autoencoder {self.init}"
             )
+        from jen1.train.export import same_stored
+
         cached = self.cache.autoencoder_state()
+        # a model exported in bf16 holds the rounded copy of the encoder the cache was made with
         changed = [
             k
             for k, v in state["autoencoder"].items()
-            if k.startswith("encoder.") and not torch.equal(v.float(), cached[k].float())
+            if k.startswith("encoder.") and not same_stored(v, cached[k].float())
         ]
         if changed:
             raise Jen1Error(

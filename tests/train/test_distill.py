@@ -240,3 +240,25 @@ def test_a_student_ships_inside_its_model_and_fast_samples_with_it(
     assert main([*gen, "--model", str(model), "--fast", "--adapter", str(tmp_path), "-o",
                  str(tmp_path / "y.wav")]) == 2  # fmt: skip
     assert "--fast and --adapter" in capsys.readouterr().err
+
+
+def test_a_teacher_stored_in_bf16_fits_the_cache_of_its_float32_encoder(
+    tmp_path, cache, tiny_model_dir, capsys
+):
+    """The shipped model is stored in bf16; a cache encoded with the float32 autoencoder it was
+    exported from holds the same latents, so distilling (or fine-tuning) it on that cache is
+    allowed; an encoder that differs by more than the rounding is refused."""
+    from jen1.checkpoint import save_model_dir
+
+    cfg, state = load_model_dir(tiny_model_dir)
+    save_model_dir(tmp_path / "bf16", cfg, state, dtype=torch.bfloat16)
+    k = next(k for k in state["autoencoder"] if k.startswith("encoder."))
+    state["autoencoder"][k] = state["autoencoder"][k] + 0.5
+    save_model_dir(tmp_path / "other", cfg, state, dtype=torch.bfloat16)
+    base = ["train", "distill", "--data", str(cache), "--distill-method", "guidance"]
+    base += ["--max-steps", "1", "--no-progress", *SETS]
+    run = ["--out", str(tmp_path / "run")]
+    assert main([*base, *run, "--init", str(tmp_path / "bf16")]) == 0
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "run2"), "--init", str(tmp_path / "other")]) == 2
+    assert "encoded with another encoder" in capsys.readouterr().err
